@@ -1,0 +1,49 @@
+# seqbench: `make run` sets up and runs the pipeline; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.seqbench-installed
+MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-slow lint format lock ui clean-venv
+
+setup: $(STAMP)
+
+# Re-installs only when the dependency declaration or the lock file changes.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+run: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Rewrites constraints.txt from the current environment (torch excluded: TORCH_SPEC chooses it).
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -viE '^(torch==|nvidia-|triton==|seqbench)' > constraints.txt
+
+ui: setup
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
+
+clean-venv:
+	rm -rf $(VENV)

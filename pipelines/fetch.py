@@ -1,0 +1,21 @@
+"""DVC stage fetch@<dataset>: obtain the dataset's source files with verified checksums."""
+
+from seqbench import stage
+from seqbench.config import dataset_config, load_params
+from seqbench.data.fetch import fetch_all
+
+PARSER = stage.parser(
+    __doc__,
+    ("dataset", "dataset name in params.yaml (datasets.<name>)"),
+    ("out_dir", "folder to place the source files in"),
+)
+
+
+def main(args) -> None:
+    cfg = dataset_config(load_params(args.params), args.dataset)
+    for path in fetch_all(cfg.sources, args.out_dir):
+        print(f"fetched {path}")
+
+
+if __name__ == "__main__":
+    stage.run(main, PARSER)

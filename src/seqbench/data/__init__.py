@@ -1,0 +1,1 @@
+"""Datasets: fetching, parsing, splitting, tokenization, windowing and data modules."""

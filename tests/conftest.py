@@ -1,0 +1,1 @@
+"""Shared fixtures: every test works in a temporary folder on tiny synthetic data."""
