@@ -1,0 +1,1 @@
+"""Data validation: Great Expectations suites defined in code, one per dataset kind."""
