@@ -13,10 +13,14 @@ import pandas as pd
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path, read_json, write_json
 
+SPLITS = ("train", "val", "test")
 SUMMARY_FILE = "summary.json"
 DOCS_DIR = "data_docs"
 ALL_SPLITS = "all"  # asset name of the concatenated splits, for checks with split=None
 _MAX_EXAMPLES = 3
+
+# GX logs its own plumbing at INFO when imported; stage scripts log at INFO.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 class DataValidationError(SeqbenchError):
@@ -66,12 +70,24 @@ def validate_frames(
     return summary
 
 
+def load_splits(processed_dir: str | Path, splits: Iterable[str] = SPLITS) -> dict:
+    """Read ``processed_dir/<split>.parquet`` for each split into a dict of data frames."""
+    frames = {}
+    for split in splits:
+        path = Path(processed_dir) / f"{split}.parquet"
+        if not path.is_file():
+            raise DataValidationError(f"{path}: missing; run the prepare stage first")
+        frames[split] = pd.read_parquet(path)
+    return frames
+
+
 def failure_message(summary: dict) -> str:
     """The one-line error: ``<suite>: N expectation(s) failed: <name>(<column>) on <split>: ...``"""
     failed = [c for c in summary["checks"] if not c["success"]]
     parts = []
     for c in failed:
-        column = f"({c['column']})" if c["column"] else ""
+        where = f" where {c['condition']}" if c.get("condition") else ""
+        column = f"({c['column'] or ''}{where})" if c["column"] or where else ""
         parts.append(f"{c['expectation']}{column} on {c['split'] or 'all splits'}: {c['observed']}")
     return f"{summary['suite']}: {len(failed)} expectation(s) failed: " + "; ".join(parts)
 
@@ -131,7 +147,6 @@ def _run_gx(
     """Validate each split (and the concatenation) as one GX batch; return one row per check."""
     import great_expectations as gx
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = _context(docs_dir)
     source = context.data_sources.add_pandas(suite_name)
     targets = [*frames, ALL_SPLITS] if any(c.split is None for c in checks) else list(frames)
@@ -184,11 +199,17 @@ def _column(expectation: Any) -> str | None:
     return None
 
 
+def _condition(expectation: Any) -> str | None:
+    condition = getattr(expectation, "row_condition", None)
+    return str(condition) if condition else None
+
+
 def _row(check: Check, result: Any) -> dict:
     return {
         "expectation": _name(check.expectation),
         "split": check.split,
         "column": _column(check.expectation),
+        "condition": _condition(check.expectation),
         "success": bool(result.success),
         "observed": _observed(result),
     }
