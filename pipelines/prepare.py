@@ -8,6 +8,7 @@ from seqbench.config import dataset_config, load_params
 # dataset kind -> module whose ``prepare(cfg, raw_dir, out_dir)`` builds the processed splits
 PREPARERS = {
     "imdb": "seqbench.data.imdb",
+    "timeseries": "seqbench.data.timeseries",
 }
 
 PARSER = stage.parser(

@@ -224,7 +224,168 @@ class TokenizerConfig:
         check(self.min_frequency >= 1, "min_frequency", "an integer >= 1", self.min_frequency)
 
 
-DATASET_KINDS: dict[str, type] = {"imdb": ImdbConfig}
+@dataclass(frozen=True)
+class TimestampConfig:
+    """The CSV column holding timestamps and its ``strftime`` format (None: ISO 8601)."""
+
+    column: str
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How rows become train/val/test, so that every split lies strictly after the previous one.
+
+    ``rows``: the first ``train``, ``val``, ``test`` rows of one file, in order (Informer/TSLib).
+    ``fractions``: ``int(n * train)`` rows, then the middle rows, then ``int(n * test)`` rows
+    (TSLib's custom datasets). ``files_and_last_days``: train and test come from separate files
+    (``files: {train: ..., test: ...}``) and the last ``val_fraction`` of the training days
+    (chronologically) become validation.
+    """
+
+    method: Literal["rows", "fractions", "files_and_last_days"]
+    file: str | None = None  # rows/fractions: source file name (default: the only source)
+    files: dict[str, str] = field(default_factory=dict)
+    train: int | float = 0
+    val: int | float = 0
+    test: int | float = 0
+    val_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        sizes = {"train": self.train, "val": self.val, "test": self.test}
+        if self.method == "rows":
+            for key, value in sizes.items():
+                check(isinstance(value, int) and value > 0, key, "a positive row count", value)
+        elif self.method == "fractions":
+            for key in ("train", "test"):
+                check(0 < sizes[key] < 1, key, "a share in (0, 1)", sizes[key])
+            check(self.val == 0, "val", "nothing (validation gets the rows in between)", self.val)
+            check(self.train + self.test < 1, "test", "train + test < 1", self.test)
+        else:
+            check(
+                set(self.files) == {"train", "test"},
+                "files",
+                "file names for train and test",
+                self.files,
+            )
+            check(
+                0.0 < self.val_fraction < 1.0,
+                "val_fraction",
+                "a number in (0, 1)",
+                self.val_fraction,
+            )
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Forecasting windows: ``input_length`` steps in, ``horizon`` steps out, every ``stride``."""
+
+    input_length: int
+    horizon: int = 1
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("input_length", "horizon", "stride"):
+            check(getattr(self, key) >= 1, key, "an integer >= 1", getattr(self, key))
+
+
+@dataclass(frozen=True)
+class TimeSeriesConfig:
+    """A forecasting dataset: CSV sources, parsing, splits, windows, scaling and expectations.
+
+    ``columns`` lists the value columns kept (a list of names, or a mapping from the CSV's name to
+    a short name); ``features``, ``targets``, ``min_value``, ``max_value`` use the short names.
+    ``expected_rows`` keys are split names or ``+``-joined groups (``train+val``).
+    """
+
+    kind: Literal["timeseries"]
+    sources: list[SourceConfig]
+    timestamp: TimestampConfig
+    columns: dict[str, str] | list[str]
+    features: list[str]
+    targets: list[str]
+    split: SplitConfig
+    window: WindowConfig
+    frequency: str | None = None  # pandas frequency ("5min", "1h"); None: the commonest step
+    scaler: Literal["standard", "minmax"] = "standard"
+    borrow_context: bool = False  # val/test inputs may start in the previous split's last rows
+    min_value: dict[str, float] = field(default_factory=dict)
+    max_value: dict[str, float] = field(default_factory=dict)
+    expected_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def renames(self) -> dict[str, str]:
+        """CSV column name -> short name, for every value column kept."""
+        if isinstance(self.columns, dict):
+            return dict(self.columns)
+        return {c: c for c in self.columns}
+
+    @property
+    def value_columns(self) -> list[str]:
+        return list(self.renames.values())
+
+    def __post_init__(self) -> None:
+        names = self.value_columns
+        check(
+            len(names) > 0 and len(set(names)) == len(names),
+            "columns",
+            "one or more distinct column names",
+            self.columns,
+        )
+        check(
+            self.timestamp.column not in self.renames,
+            "columns",
+            f"value columns other than the timestamp column {self.timestamp.column!r}",
+            self.columns,
+        )
+        for key in ("features", "targets"):
+            value = getattr(self, key)
+            check(
+                len(value) > 0 and set(value) <= set(names) and len(set(value)) == len(value),
+                key,
+                f"distinct names among columns {names}",
+                value,
+            )
+        check(
+            set(self.targets) <= set(self.features),
+            "targets",
+            f"names among features {self.features}",
+            self.targets,
+        )
+        for key in ("min_value", "max_value"):
+            value = getattr(self, key)
+            check(set(value) <= set(names), key, f"bounds for columns among {names}", value)
+        for key in self.expected_rows:
+            check(
+                set(key.split("+")) <= {"train", "val", "test"},
+                f"expected_rows.{key}",
+                "a split name or a '+'-joined group such as 'train+val'",
+                key,
+            )
+        sources = [s.name for s in self.sources]
+        wanted = list(self.split.files.values()) if self.split.files else [self.split.file]
+        if self.split.method != "files_and_last_days" and self.split.file is None:
+            check(len(sources) == 1, "split.file", "the source file to split", None)
+        else:
+            key = "split.files" if self.split.files else "split.file"
+            for name in wanted:
+                check(name in sources, key, f"names among sources {sources}", name)
+        if self.frequency is not None:
+            import pandas as pd
+
+            try:
+                ok = pd.Timedelta(self.frequency) > pd.Timedelta(0)
+            except ValueError:
+                ok = False
+            check(
+                ok,
+                "frequency",
+                "a positive pandas frequency such as '5min' or '1h'",
+                self.frequency,
+            )
+
+
+DATASET_KINDS: dict[str, type] = {"imdb": ImdbConfig, "timeseries": TimeSeriesConfig}
 
 
 def dataset_config(params: dict[str, Any], name: str) -> Any:
