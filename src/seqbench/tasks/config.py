@@ -1,0 +1,76 @@
+"""Typed configs of what a task optimizes and reports (``task.*`` and ``optim.*`` run keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seqbench.config import check
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Loss, the validation metric that drives early stopping/checkpointing, and reporting.
+
+    ``report_scaled`` adds ``mse_scaled``/``mae_scaled`` on standardized values (the published
+    ETTh1 protocol) beside the metrics in original units.
+    """
+
+    kind: Literal["classification", "forecasting"]
+    loss: Literal["cross_entropy", "mse", "mae"] = "cross_entropy"
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] = "min"
+    primary: str = "test/loss"
+    num_classes: int = 2
+    report_scaled: bool = False
+
+    def __post_init__(self) -> None:
+        expected = "cross_entropy" if self.kind == "classification" else "mse or mae"
+        check(
+            (self.loss == "cross_entropy") == (self.kind == "classification"),
+            "loss",
+            f"{expected} for a {self.kind} task",
+            self.loss,
+        )
+        check(
+            self.monitor.startswith("val/"),
+            "monitor",
+            "a validation metric 'val/<name>'",
+            self.monitor,
+        )
+        check(
+            self.primary.startswith("test/"), "primary", "a test metric 'test/<name>'", self.primary
+        )
+        check(self.num_classes >= 2, "num_classes", "an integer >= 2", self.num_classes)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer, learning-rate schedule and gradient clipping.
+
+    ``scheduler``: ``none``; ``cosine`` (per epoch down to ``lr * min_lr_ratio``); ``plateau``
+    (multiply by ``plateau_factor`` after ``plateau_patience`` epochs without improvement of the
+    monitored metric); ``onecycle`` (per step, peak ``lr``, warm-up share ``pct_start``).
+    ``clip_norm`` 0 disables clipping.
+    """
+
+    name: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: Literal["none", "cosine", "plateau", "onecycle"] = "none"
+    min_lr_ratio: float = 0.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 1
+    pct_start: float = 0.3
+    clip_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.lr > 0, "lr", "a number > 0", self.lr)
+        check(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)
+        check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "a number in [0, 1]", self.min_lr_ratio)
+        check(
+            0 < self.plateau_factor < 1, "plateau_factor", "a number in (0, 1)", self.plateau_factor
+        )
+        check(0 < self.pct_start < 1, "pct_start", "a number in (0, 1)", self.pct_start)
+        check(self.clip_norm >= 0, "clip_norm", "a number >= 0 (0 disables)", self.clip_norm)
