@@ -1,0 +1,147 @@
+"""Typed ``tune`` section: the equal per-task budget, sampler, pruner, storage and search spaces."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from seqbench.config import ConfigError, build, check, section
+from seqbench.tuning.space import ParamSpec, parse_space
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """The effort every architecture of a task gets: identical across architectures by design."""
+
+    n_trials: int = 20
+    max_epochs: int = 10
+    fraction: float = 1.0  # share of the train split each trial fits on (the val split is whole)
+    max_trial_seconds: float | None = None  # wall-clock cap per trial (training stops, not fails)
+    max_failures: int | None = None  # FAILED trials replaced before giving up; None -> n_trials
+
+    def __post_init__(self) -> None:
+        check(self.n_trials >= 1, "n_trials", "an integer >= 1", self.n_trials)
+        check(self.max_epochs >= 1, "max_epochs", "an integer >= 1", self.max_epochs)
+        check(0.0 < self.fraction <= 1.0, "fraction", "a number in (0, 1]", self.fraction)
+        check(
+            self.max_trial_seconds is None or self.max_trial_seconds > 0,
+            "max_trial_seconds",
+            "a number > 0 or null",
+            self.max_trial_seconds,
+        )
+        check(
+            self.max_failures is None or self.max_failures >= 0,
+            "max_failures",
+            "an integer >= 0 or null",
+            self.max_failures,
+        )
+
+    @property
+    def failure_allowance(self) -> int:
+        return self.n_trials if self.max_failures is None else self.max_failures
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Seeded TPE; each parallel worker derives its own seed from ``seed``."""
+
+    seed: int = 0
+    n_startup_trials: int = 5
+    multivariate: bool = True
+
+    def __post_init__(self) -> None:
+        check(
+            self.n_startup_trials >= 0, "n_startup_trials", "an integer >= 0", self.n_startup_trials
+        )
+
+
+@dataclass(frozen=True)
+class PrunerConfig:
+    """Median (``n_startup_trials``, ``n_warmup_steps``) or Hyperband (``min_resource``,
+    ``reduction_factor``; max resource = the budget's ``max_epochs``) or none."""
+
+    kind: Literal["median", "hyperband", "none"] = "median"
+    n_startup_trials: int = 3
+    n_warmup_steps: int = 1
+    min_resource: int = 1
+    reduction_factor: int = 3
+
+    def __post_init__(self) -> None:
+        check(self.min_resource >= 1, "min_resource", "an integer >= 1", self.min_resource)
+        check(
+            self.reduction_factor >= 2, "reduction_factor", "an integer >= 2", self.reduction_factor
+        )
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Everything that defines one study ``<task>-<arch>``."""
+
+    budget: BudgetConfig
+    sampler: SamplerConfig
+    pruner: PrunerConfig
+    space: dict[str, ParamSpec]
+    storage: str | None = None  # Optuna storage URL; None -> journal file in the stage's folder
+    mlflow: bool = True  # one parent run per study, a nested run per trial
+    experiment: str = "tuning"
+
+    def fingerprint(self) -> str:
+        """Hash of what changes the meaning of the study's trials; ``n_trials`` and
+        ``max_failures`` are left out so a study can be continued with a larger budget."""
+        budget = {
+            k: v for k, v in asdict(self.budget).items() if k not in ("n_trials", "max_failures")
+        }
+        keyed: dict[str, Any] = {"budget": budget}
+        keyed |= {
+            k: asdict(v)
+            for k, v in (
+                ("budget", self.budget),
+                ("sampler", self.sampler),
+                ("pruner", self.pruner),
+            )
+        }
+        keyed["space"] = {k: asdict(v) for k, v in sorted(self.space.items())}
+        return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _TuneSection:
+    """Raw shape of ``params.yaml: tune`` (validated before it is resolved per task/arch)."""
+
+    budget: dict[str, Any] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    storage: str | None = None
+    mlflow: bool = True
+    experiment: str = "tuning"
+
+
+def tune_config(params: dict[str, Any], task: str, arch: str) -> TuneConfig:
+    """Resolve ``tune`` for one ``task`` × ``arch``: ``tune.budget`` updated by
+    ``tune.tasks.<task>``, and the space ``tune.space.<arch>``."""
+    raw = build(_TuneSection, section(params, "tune"), "tune")
+    budget = {**raw.budget, **raw.tasks.get(task, {})}
+    where = f"tune.tasks.{task}" if task in raw.tasks else "tune.budget"
+    if arch not in raw.space:
+        raise ConfigError(
+            f"tune.space.{arch}: required key is missing; spaces exist for "
+            f"{', '.join(sorted(raw.space)) or 'no architecture'}"
+        )
+    return TuneConfig(
+        budget=build(BudgetConfig, budget, where),
+        sampler=raw.sampler,
+        pruner=raw.pruner,
+        space=parse_space(raw.space[arch], f"tune.space.{arch}"),
+        storage=raw.storage,
+        mlflow=raw.mlflow,
+        experiment=raw.experiment,
+    )
+
+
+def with_budget(cfg: TuneConfig, **changes: Any) -> TuneConfig:
+    """A copy of ``cfg`` with budget fields replaced (validated again)."""
+    return replace(cfg, budget=build(BudgetConfig, {**asdict(cfg.budget), **changes}, "budget"))

@@ -1,0 +1,126 @@
+"""Worker processes: each claims queued trial tickets of one study until none is left."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from seqbench.tuning.config import TuneConfig
+from seqbench.tuning.objective import Objective, run_objective
+from seqbench.tuning.runs import StudyTracker
+from seqbench.tuning.study import (
+    OWNER_ATTR,
+    REASON_ATTR,
+    TuningError,
+    failure_allowance_left,
+    open_study,
+    owner_tag,
+    storage_for,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a (spawned) worker needs; picklable."""
+
+    name: str
+    storage_url: str | None
+    study_dir: Path
+    cfg: TuneConfig
+    objective: Objective
+    tracker: StudyTracker | None = None
+
+
+def claim_ticket(study: optuna.Study) -> int | None:
+    """Atomically move one WAITING trial to RUNNING for this process; None when none is left.
+
+    Never creates a trial (unlike ``study.ask``), which is what keeps the total exact.
+    """
+    storage = study._storage
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        with contextlib.suppress(UpdateFinishedTrialError):
+            if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                storage.set_trial_user_attr(t._trial_id, OWNER_ATTR, owner_tag())
+                return t._trial_id
+    return None
+
+
+def run_trial(study: optuna.Study, trial_id: int, spec: WorkerSpec) -> TrialState:
+    """Evaluate one claimed trial, tell the study how it ended and log it to MLflow."""
+    trial = optuna.Trial(study, trial_id)
+    start = time.monotonic()
+    run = spec.tracker.trial_run(trial) if spec.tracker else contextlib.nullcontext(None)
+    with run as run_id:
+        try:
+            outcome = run_objective(spec.objective, trial)
+        except BaseException:  # interrupted: record it, a re-run replaces the trial
+            study._storage.set_trial_user_attr(trial_id, REASON_ATTR, "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        seconds = time.monotonic() - start
+        trial.set_user_attr("duration_s", round(seconds, 3))
+        if outcome.reason:
+            trial.set_user_attr(REASON_ATTR, outcome.reason)
+        if outcome.state == TrialState.COMPLETE:
+            frozen = study.tell(trial, outcome.value)
+        else:
+            frozen = study.tell(trial, state=outcome.state)
+        if spec.tracker and run_id:
+            spec.tracker.log_trial(run_id, frozen, outcome, spec.objective.metric, seconds)
+    log.info(
+        "trial %d %s%s",
+        frozen.number,
+        frozen.state.name.lower(),
+        f" ({outcome.reason})" if outcome.reason else f": {outcome.value:.6g}",
+    )
+    return frozen.state
+
+
+def worker_main(spec: WorkerSpec, worker: int) -> None:
+    """Claim and run tickets until the queue is empty; replace each FAILED trial with a ticket
+    while the failure allowance lasts."""
+    storage = storage_for(spec.storage_url, spec.study_dir)
+    study = open_study(spec.name, storage, spec.cfg, spec.objective.direction, worker=worker)
+    while (trial_id := claim_ticket(study)) is not None:
+        state = run_trial(study, trial_id, spec)
+        if state == TrialState.FAIL and failure_allowance_left(study, spec.cfg):
+            study.enqueue_trial({})
+
+
+def _spawned(spec: WorkerSpec, worker: int) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"[worker {worker}] %(message)s")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    worker_main(spec, worker)
+
+
+def run_workers(spec: WorkerSpec, workers: int) -> None:
+    """Run ``workers`` processes on the study (in this process when ``workers == 1``)."""
+    if workers == 1:
+        worker_main(spec, 0)
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_spawned, args=(spec, i), name=f"tune-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join()
+        raise
+    bad = [p.name for p in procs if p.exitcode != 0]
+    if bad:
+        raise TuningError(f"study {spec.name}: worker(s) {', '.join(bad)} exited with an error")
