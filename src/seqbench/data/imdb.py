@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import tarfile
 import tempfile
@@ -25,6 +26,7 @@ SCHEMA = pa.schema(
 # aclImdb/<official split>/<pos|neg>/<id>_<rating>.txt
 _REVIEW = re.compile(r"^aclImdb/(train|test)/(pos|neg)/([^/]+)$")
 _NAME = re.compile(r"^(\d+)_(\d+)\.txt$")
+_CHUNK = 1 << 20
 
 
 class ArchiveError(SeqbenchError):
@@ -69,7 +71,8 @@ def read_archive(archive: str | Path) -> Reviews:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="seqbench-imdb-") as dest,
-            tarfile.open(archive, mode="r|gz") as tar,
+            gzip.open(archive, "rb") as stream,
+            tarfile.open(fileobj=stream, mode="r|") as tar,
         ):
             for member in _safe_members(tar, archive, dest):
                 match = _REVIEW.match(member.name.removeprefix("./"))
@@ -91,6 +94,10 @@ def read_archive(archive: str | Path) -> Reviews:
                         f"at byte {exc.start})"
                     ) from None
                 reviews[split].append((int(name[1]), int(name[2]), LABELS[folder], text))
+            # Read to the end of the gzip stream so that its length and CRC are verified: an
+            # archive cut at a member boundary would otherwise pass with reviews missing.
+            while stream.read(_CHUNK):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         if isinstance(exc, FileNotFoundError) and not archive.exists():
             raise ArchiveError(f"{archive}: file not found; run the fetch stage first") from None
