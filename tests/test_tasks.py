@@ -163,6 +163,9 @@ def test_forecasting_loss_goes_down_with_every_scheduler() -> None:
         t = trainer(6, gradient_clip_val=1.0)
         t.fit(task, data, data)
         assert t.callback_metrics["val/loss"].item() < 0.05, scheduler
+        assert {"train/mae", "train/rmse", "train/mape", "train/mse_scaled"} <= set(
+            t.callback_metrics
+        )
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

@@ -10,7 +10,7 @@ from torch import nn
 
 from seqbench.tasks.base import SequenceTask, per_split
 from seqbench.tasks.config import OptimConfig, TaskConfig
-from seqbench.tasks.metrics import ForecastErrors
+from seqbench.tasks.metrics import ForecastErrors, pooled_errors
 
 Inverse = Callable[[torch.Tensor], torch.Tensor]
 
@@ -19,8 +19,8 @@ class ForecastingTask(SequenceTask):
     """Batches ``(x (B, L, F), y (B, H, T))`` scaled; model returns ``(B, H, T)`` scaled.
 
     ``{split}/mae|rmse|mape|mse`` are averaged over steps and targets after ``inverse`` (original
-    units); with ``task.report_scaled`` also ``{split}/mse_scaled|mae_scaled``. After each epoch
-    ``per_step[split]`` holds the per-horizon-step values (lists of length H).
+    units); with ``task.report_scaled`` also ``{split}/mse_scaled|mae_scaled``. After each
+    validation/test epoch ``per_step[split]`` holds the per-horizon-step values (length H).
     """
 
     def __init__(
@@ -36,6 +36,9 @@ class ForecastingTask(SequenceTask):
         self.horizon = horizon
         self.errors = per_split(lambda _: ForecastErrors(horizon))
         self.scaled = per_split(lambda _: ForecastErrors(horizon))
+        # Training errors are logged as metric objects, so callbacks see them at epoch end.
+        self.train_errors = pooled_errors(horizon, ("mae", "rmse", "mape", "mse")).clone("train/")
+        self.train_scaled = pooled_errors(horizon, ("mse", "mae"), "_scaled").clone("train/")
         self.per_step: dict[str, dict[str, list[float]]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -48,9 +51,18 @@ class ForecastingTask(SequenceTask):
         loss = loss_fn(pred.float(), y.float())
         self.log_loss(split, loss, len(y))
         pred_cpu, y_cpu = pred.detach().float().cpu(), y.detach().float().cpu()
-        self.errors[f"{split}_"].update(self.inverse(pred_cpu), self.inverse(y_cpu))
+        errors, scaled = (
+            (self.train_errors, self.train_scaled)
+            if split == "train"
+            else (self.errors[f"{split}_"], self.scaled[f"{split}_"])
+        )
+        errors.update(self.inverse(pred_cpu), self.inverse(y_cpu))
         if self.task.report_scaled:
-            self.scaled[f"{split}_"].update(pred_cpu, y_cpu)
+            scaled.update(pred_cpu, y_cpu)
+        if split == "train":
+            self.log_dict(self.train_errors, on_step=False, on_epoch=True, batch_size=len(y))
+            if self.task.report_scaled:
+                self.log_dict(self.train_scaled, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
 
     def report(self, split: str) -> None:
@@ -80,9 +92,6 @@ class ForecastingTask(SequenceTask):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.step(batch, "test")
-
-    def on_train_epoch_end(self) -> None:
-        self.report("train")
 
     def on_validation_epoch_end(self) -> None:
         self.report("val")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
+from torchmetrics import Metric, MetricCollection
 
 
 class ForecastErrors(Metric):
@@ -11,14 +11,16 @@ class ForecastErrors(Metric):
 
     ``compute()`` returns ``{name: (H+1,)}`` for ``mae, mse, rmse, mape``: entry ``h`` is step
     ``h + 1`` and the last entry pools every step and target. MAPE (in percent) ignores targets
-    equal to zero; it is NaN when every target is zero.
+    equal to zero; it is NaN when every target is zero. With ``pooled`` set to one of those
+    names, ``compute()`` returns just that pooled scalar (so Lightning can log the metric object).
     """
 
     full_state_update = False
 
-    def __init__(self, horizon: int) -> None:
+    def __init__(self, horizon: int, pooled: str | None = None) -> None:
         super().__init__()
         self.horizon = horizon
+        self.pooled = pooled
         for name in ("abs_sum", "sq_sum", "count", "ape_sum", "ape_count"):
             self.add_state(name, torch.zeros(horizon, dtype=torch.float64), dist_reduce_fx="sum")
 
@@ -32,14 +34,20 @@ class ForecastErrors(Metric):
         self.ape_sum += ape.sum(dim=(0, 2))
         self.ape_count += nonzero.sum(dim=(0, 2)).double()
 
-    def compute(self) -> dict[str, torch.Tensor]:
+    def compute(self) -> dict[str, torch.Tensor] | torch.Tensor:
         def with_total(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
             return torch.cat([num / den, (num.sum() / den.sum()).reshape(1)])  # (H+1,)
 
         mse = with_total(self.sq_sum, self.count)
-        return {
+        out = {
             "mae": with_total(self.abs_sum, self.count),
             "mse": mse,
             "rmse": mse.sqrt(),
             "mape": 100.0 * with_total(self.ape_sum, self.ape_count),
         }
+        return out if self.pooled is None else out[self.pooled][-1]
+
+
+def pooled_errors(horizon: int, names: tuple[str, ...], suffix: str = "") -> MetricCollection:
+    """Scalar metrics ``<name><suffix>`` sharing one accumulation (a torchmetrics compute group)."""
+    return MetricCollection({f"{n}{suffix}": ForecastErrors(horizon, n) for n in names})
