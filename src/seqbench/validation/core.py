@@ -201,7 +201,9 @@ def _column(expectation: Any) -> str | None:
 
 def _condition(expectation: Any) -> str | None:
     condition = getattr(expectation, "row_condition", None)
-    return str(condition) if condition else None
+    if not condition:
+        return None
+    return str(getattr(condition, "pass_through_filter", None) or condition)  # GX wraps strings
 
 
 def _row(check: Check, result: Any) -> dict:
