@@ -1,0 +1,151 @@
+"""Peephole LSTM (Gers & Schmidhuber 2000) with padding, stacking and both directions.
+
+Gates, with diagonal peepholes ``p_i, p_f, p_o`` (elementwise products, shape (H,)):
+
+    i_t = σ(W_i x_t + U_i h_{t-1} + p_i ⊙ c_{t-1} + b_i)
+    f_t = σ(W_f x_t + U_f h_{t-1} + p_f ⊙ c_{t-1} + b_f)
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ tanh(W_g x_t + U_g h_{t-1} + b_g)
+    o_t = σ(W_o x_t + U_o h_{t-1} + p_o ⊙ c_t + b_o)
+    h_t = o_t ⊙ tanh(c_t)
+
+Parameters are named and laid out like ``nn.LSTM`` (``weight_ih_l0``, ``weight_hh_l0_reverse``,
+gate order i, f, g, o), plus ``peephole_l{k}[_reverse]`` of shape (3, H) holding p_i, p_f, p_o;
+with zero peepholes the module computes exactly ``nn.LSTM``.
+
+No fused kernel exists, so speed comes from: the input projection of all steps in one matmul,
+one ``addmm`` for the recurrent gates per step, and the step loop compiled by TorchScript.
+Measured on this project's 2-core CPU (torch 2.13, forward+backward, B=32, T=64, I=H=64,
+unidirectional; ms per batch, see ``bench/models.py --peephole-impls``):
+
+    nn.LSTM (oneDNN)                 ~7 ms
+    eager Python loop                ~22 ms
+    torch.jit.script loop (chosen)   ~20 ms
+    torch.compile loop               ~18 ms after ~40-60 s of compilation per new shape
+
+torch.compile recompiles for every new sequence length (variable text lengths make that
+frequent) and each compile costs tens of seconds, so TorchScript is used: it is reliable on CPU
+in CI, starts instantly and is as fast as the eager loop or faster.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqbench.models.base import valid_mask
+
+
+def peephole_scan(
+    xw: Tensor, w_hh: Tensor, peep: Tensor, mask: Tensor, h: Tensor, c: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the recurrence over pre-projected inputs ``xw`` (T, B, 4H).
+
+    ``mask`` (T, B, 1) is False after a sequence's end: there the state is frozen and the output
+    is zero, so final states and outputs equal those of the unpadded sequence.
+    Returns outputs (T, B, H) and the final ``h``, ``c`` (B, H).
+    """
+    w_hh_t = w_hh.t()  # (H, 4H)
+    p_i, p_f, p_o = peep[0], peep[1], peep[2]  # (H,) each
+    outputs: list[Tensor] = []
+    for t in range(xw.size(0)):
+        gates = torch.addmm(xw[t], h, w_hh_t)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, 1)  # (B, H) each
+        i = torch.sigmoid(i + p_i * c)
+        f = torch.sigmoid(f + p_f * c)
+        c_next = f * c + i * torch.tanh(g)
+        o = torch.sigmoid(o + p_o * c_next)
+        h_next = o * torch.tanh(c_next)
+        valid = mask[t]  # (B, 1)
+        c = torch.where(valid, c_next, c)
+        h = torch.where(valid, h_next, h)
+        outputs.append(h_next.masked_fill(~valid, 0.0))
+    return torch.stack(outputs), h, c  # (T, B, H), (B, H), (B, H)
+
+
+SCAN_IMPLS = {"eager": peephole_scan, "script": torch.jit.script(peephole_scan)}
+DEFAULT_SCAN = "script"
+
+
+def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of ``x`` (B, T, ...) within its length; padding stays in place."""
+    steps = x.size(1)
+    t = torch.arange(steps, device=x.device)  # (T,)
+    index = lengths[:, None] - 1 - t  # (B, T)
+    index = torch.where(index >= 0, index, t)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+class PeepholeLSTM(nn.Module):
+    """A stacked, optionally bidirectional peephole LSTM over right-padded batches."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        scan: str = DEFAULT_SCAN,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.directions = 2 if bidirectional else 1
+        self.dropout = dropout
+        self.scan = SCAN_IMPLS[scan]
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * self.directions
+            for sfx in self._suffixes(layer):
+                self.register_parameter(
+                    f"weight_ih{sfx}", nn.Parameter(torch.empty(4 * hidden_size, layer_in))
+                )
+                self.register_parameter(
+                    f"weight_hh{sfx}", nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+                )
+                self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.empty(4 * hidden_size)))
+                self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.empty(4 * hidden_size)))
+                self.register_parameter(f"peephole{sfx}", nn.Parameter(torch.empty(3, hidden_size)))
+        self.reset_parameters()
+
+    def _suffixes(self, layer: int) -> list[str]:
+        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H) for every weight, as ``nn.LSTM`` does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Outputs (B, T, directions·H), zero at padding, and final (h, c) (layers·dirs, B, H)."""
+        batch, steps, _ = x.shape
+        mask = valid_mask(lengths, steps).t()[..., None]  # (T, B, 1)
+        zeros = x.new_zeros(batch, self.hidden_size)  # (B, H)
+        finals_h, finals_c = [], []
+        layer_in = x  # (B, T, I)
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction, sfx in enumerate(self._suffixes(layer)):
+                seq = layer_in if direction == 0 else reverse_padded(layer_in, lengths)
+                bias = getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
+                xw = F.linear(seq, getattr(self, f"weight_ih{sfx}"), bias)  # (B, T, 4H)
+                out, h, c = self.scan(
+                    xw.transpose(0, 1),
+                    getattr(self, f"weight_hh{sfx}"),
+                    getattr(self, f"peephole{sfx}"),
+                    mask,
+                    zeros,
+                    zeros,
+                )
+                out = out.transpose(0, 1)  # (B, T, H)
+                outputs.append(out if direction == 0 else reverse_padded(out, lengths))
+                finals_h.append(h)
+                finals_c.append(c)
+            layer_in = torch.cat(outputs, dim=-1)  # (B, T, directions·H)
+            if layer < self.num_layers - 1 and self.dropout > 0:
+                layer_in = F.dropout(layer_in, self.dropout, self.training)
+        return layer_in, (torch.stack(finals_h), torch.stack(finals_c))
