@@ -316,3 +316,44 @@ def test_each_trial_is_a_nested_mlflow_run_under_the_study_parent(tmp_path, monk
     )
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "optuna")}
     assert {"optuna/optimization_history.png", "optuna/param_importances.png"} <= artifacts
+
+
+def test_optuna_integration_pruning_callback_works_with_pinned_lightning():
+    import lightning as L
+    import torch
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    class Tiny(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.net(x), y)
+
+        def validation_step(self, batch, _):
+            x, y = batch
+            self.log("val/loss", torch.nn.functional.mse_loss(self.net(x), y))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 2), torch.randn(16, 1))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=-1, n_warmup_steps=1))
+    trial = study.ask()
+    trainer = L.Trainer(
+        max_epochs=5,
+        callbacks=[PyTorchLightningPruningCallback(trial, monitor="val/loss")],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    with pytest.raises(optuna.TrialPruned, match="epoch 1"):
+        trainer.fit(Tiny(), loader, loader)
+    frozen = study.tell(trial, state=TrialState.PRUNED)
+    assert sorted(frozen.intermediate_values) == [0, 1]  # one report per epoch, then pruned

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import optuna
 from optuna.trial import TrialState
+
+from seqbench.tuning.config import BudgetConfig, TuneConfig
+from seqbench.tuning.space import ParamSpec, suggest
 
 Direction = Literal["minimize", "maximize"]
 
@@ -68,3 +71,73 @@ def run_objective(objective: Objective, trial: optuna.Trial) -> Outcome:
 def _one_line(exc: BaseException, limit: int = 500) -> str:
     text = " ".join(str(exc).split())
     return text[:limit]
+
+
+@dataclass(frozen=True)
+class TrainingObjective:
+    """The real objective: train ``task`` × ``arch`` with the trial's overrides under the tuning
+    budget and return the best validation value of the task's monitored metric (never test)."""
+
+    params: dict[str, Any]
+    task: str
+    arch: str
+    space: dict[str, ParamSpec]
+    budget: BudgetConfig
+    metric: str
+    direction: Direction
+    data_dir: str | None = None
+    threads: int | str = "auto"
+
+    def overrides(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Suggested values plus the budget, which always wins (equal for every architecture)."""
+        return {
+            **suggest(trial, self.space),
+            "train.max_epochs": self.budget.max_epochs,
+            "train.fraction": self.budget.fraction,
+            "train.threads": self.threads,
+        }
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import mlflow
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        from seqbench.training import fit, resolve_run
+
+        spec = resolve_run(
+            self.params, self.task, self.arch, self.overrides(trial), data_dir=self.data_dir
+        )
+        callbacks: list[Any] = [PyTorchLightningPruningCallback(trial, monitor=self.metric)]
+        if mlflow.active_run() is not None:
+            from seqbench.tracking import MLflowEpochLogger
+
+            callbacks.append(MLflowEpochLogger())
+        result = fit(
+            spec,
+            spec.seeds[0],
+            callbacks=callbacks,
+            evaluate_test=False,
+            max_time_s=self.budget.max_trial_seconds,
+        )
+        trial.set_user_attr("epochs", result.epochs)
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        return result.best_val
+
+
+def training_objective(
+    params: dict[str, Any],
+    task: str,
+    arch: str,
+    cfg: TuneConfig,
+    *,
+    data_dir: str | None = None,
+    threads: int | str = "auto",
+) -> TrainingObjective:
+    """The objective for ``task`` × ``arch``; metric and direction come from the task's
+    ``task.monitor`` / ``task.mode`` so tuning optimizes what training early-stops on."""
+    from seqbench.training import resolve_run
+
+    spec = resolve_run(params, task, arch, data_dir=data_dir)
+    direction: Direction = "maximize" if spec.task.mode == "max" else "minimize"
+    return TrainingObjective(
+        params, task, arch, cfg.space, cfg.budget, spec.task.monitor, direction, data_dir, threads
+    )
