@@ -132,7 +132,7 @@ def _context(docs_dir: Path) -> Any:
                 "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
+                    "base_directory": str(docs_dir.resolve()),  # GX needs it absolute
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
