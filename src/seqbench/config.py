@@ -217,11 +217,18 @@ class TokenizerConfig:
     strip_html: bool = True
     max_length: int = 256
     truncation: Literal["head", "tail", "head_tail"] = "head_tail"
+    head_fraction: float = 0.25  # head_tail: share of max_length taken from the review's start
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 100, "vocab_size", "an integer >= 100", self.vocab_size)
         check(self.max_length >= 8, "max_length", "an integer >= 8", self.max_length)
         check(self.min_frequency >= 1, "min_frequency", "an integer >= 1", self.min_frequency)
+        check(
+            0.0 <= self.head_fraction <= 1.0,
+            "head_fraction",
+            "a number in [0, 1]",
+            self.head_fraction,
+        )
 
 
 @dataclass(frozen=True)

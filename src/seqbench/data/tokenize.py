@@ -1,0 +1,227 @@
+"""Subword tokenization of IMDB reviews: train on the train split only, encode every split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqbench.config import TokenizerConfig
+from seqbench.errors import SeqbenchError
+from seqbench.io import atomic_path, write_json
+from seqbench.validation.core import require_passed
+
+SPLITS = ("train", "val", "test")
+PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1: the trainers assign special tokens first
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "meta.json"
+_BPE_SUFFIX = "</w>"
+
+
+class TokenizeError(SeqbenchError):
+    """Tokenized data is missing or does not have the expected layout."""
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    """One split as a ragged array: review ``i`` is ``ids[offsets[i]:offsets[i + 1]]``."""
+
+    ids: np.ndarray  # (total_tokens,) int32
+    offsets: np.ndarray  # (N + 1,) int64
+    labels: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)  # (N,)
+
+
+def head_length(cfg: TokenizerConfig) -> int:
+    """Tokens kept from the start of a long review (the rest of ``max_length`` is its end)."""
+    if cfg.truncation == "head":
+        return cfg.max_length
+    if cfg.truncation == "tail":
+        return 0
+    return round(cfg.head_fraction * cfg.max_length)
+
+
+def truncate(ids: Sequence[int], max_length: int, head: int) -> list[int]:
+    """Keep the first ``head`` and the last ``max_length - head`` tokens of a long sequence."""
+    ids = list(ids)
+    if len(ids) <= max_length:
+        return ids
+    tail = max_length - head
+    return ids[:head] + (ids[len(ids) - tail :] if tail else [])
+
+
+def build_tokenizer(cfg: TokenizerConfig):  # -> tokenizers.Tokenizer
+    """An untrained tokenizer whose normalizer applies the lower-casing and ``<br />`` rules."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    steps = []
+    if cfg.strip_html:
+        steps.append(normalizers.Replace(Regex(r"<br\s*/?>"), " "))
+    if cfg.lowercase:
+        steps.append(normalizers.Lowercase())
+    if cfg.model == "wordpiece":
+        tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+        tokenizer.decoder = decoders.WordPiece()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, end_of_word_suffix=_BPE_SUFFIX))
+        tokenizer.decoder = decoders.BPEDecoder(suffix=_BPE_SUFFIX)
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # words and punctuation
+    return tokenizer
+
+
+def train_tokenizer(cfg: TokenizerConfig, texts: Sequence[str]):  # -> tokenizers.Tokenizer
+    """Train a tokenizer on ``texts`` (callers pass the train split only)."""
+    from tokenizers import trainers
+
+    tokenizer = build_tokenizer(cfg)
+    common = {
+        "vocab_size": cfg.vocab_size,
+        "min_frequency": cfg.min_frequency,
+        "special_tokens": [PAD, UNK],
+        "show_progress": False,
+    }
+    if cfg.model == "wordpiece":
+        trainer = trainers.WordPieceTrainer(**common)
+    else:
+        trainer = trainers.BpeTrainer(**common, end_of_word_suffix=_BPE_SUFFIX)
+    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    assert tokenizer.token_to_id(PAD) == 0 and tokenizer.token_to_id(UNK) == 1
+    return tokenizer
+
+
+class TextEncoder:
+    """Raw text -> truncated token ids, exactly as the tokenize stage encoded the datasets."""
+
+    def __init__(self, tokenizer, max_length: int, head: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.head = head
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> TextEncoder:
+        """Load ``tokenizer.json`` and the truncation settings in ``meta.json`` of ``directory``."""
+        from tokenizers import Tokenizer
+
+        directory = Path(directory)
+        for name in (TOKENIZER_FILE, META_FILE):
+            if not (directory / name).is_file():
+                raise TokenizeError(f"{directory / name}: missing; run the tokenize stage first")
+        meta = json.loads((directory / META_FILE).read_text())
+        tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        return cls(tokenizer, int(meta["max_length"]), int(meta["head_length"]))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text: no special tokens, no padding, truncated to ``max_length``."""
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [truncate(e.ids, self.max_length, self.head) for e in encodings]
+
+    def encode_full(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text before truncation."""
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [e.ids for e in encodings]
+
+
+def tokenize_dataset(
+    cfg: TokenizerConfig, processed_dir: str | Path, report_dir: str | Path, out_dir: str | Path
+) -> dict:
+    """Train on ``train.parquet``, encode every split into ``out_dir``; return ``meta.json``.
+
+    Refuses to run unless the validation report in ``report_dir`` passed. ``out_dir`` appears
+    whole or not at all.
+    """
+    require_passed(report_dir)
+    frames = {split: _read_split(Path(processed_dir), split) for split in SPLITS}
+    tokenizer = train_tokenizer(cfg, frames["train"]["text"].tolist())
+    encoder = TextEncoder(tokenizer, cfg.max_length, head_length(cfg))
+    meta = {
+        "vocab_size": tokenizer.get_vocab_size(),
+        "pad_id": tokenizer.token_to_id(PAD),
+        "unk_id": tokenizer.token_to_id(UNK),
+        "max_length": cfg.max_length,
+        "truncation": cfg.truncation,
+        "head_length": encoder.head,
+        "model": cfg.model,
+        "trained_on": "train",
+        "splits": {},
+    }
+    with atomic_path(out_dir) as staged:
+        staged.mkdir(parents=True)
+        tokenizer.save(str(staged / TOKENIZER_FILE))
+        for split, frame in frames.items():
+            full = encoder.encode_full(frame["text"].tolist())
+            kept = [truncate(ids, encoder.max_length, encoder.head) for ids in full]
+            encoded = _pack(kept, frame["label"].to_numpy(np.int64))
+            np.savez(staged / f"{split}.npz", **vars(encoded))
+            meta["splits"][split] = _stats(
+                encoded, np.array([len(x) for x in full]), meta["unk_id"]
+            )
+        write_json(staged / META_FILE, meta)
+    return meta
+
+
+def load_encoded(directory: str | Path, split: str) -> EncodedSplit:
+    """Read ``<directory>/<split>.npz`` written by :func:`tokenize_dataset`."""
+    path = Path(directory) / f"{split}.npz"
+    if not path.is_file():
+        raise TokenizeError(f"{path}: missing; run the tokenize stage first")
+    with np.load(path) as data:
+        missing = {"ids", "offsets", "labels"} - set(data.files)
+        if missing:
+            raise TokenizeError(f"{path}: expected arrays ids, offsets, labels; missing {missing}")
+        split_data = EncodedSplit(data["ids"], data["offsets"], data["labels"])
+    if len(split_data.offsets) != len(split_data.labels) + 1:
+        raise TokenizeError(f"{path}: expected len(offsets) == len(labels) + 1")
+    return split_data
+
+
+def _pack(sequences: list[list[int]], labels: np.ndarray) -> EncodedSplit:
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    offsets = np.zeros(len(sequences) + 1, dtype=np.int64)  # (N + 1,)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.fromiter(
+        (t for s in sequences for t in s), dtype=np.int32, count=int(offsets[-1])
+    )  # (total_tokens,)
+    return EncodedSplit(ids=ids, offsets=offsets, labels=labels)
+
+
+def _stats(encoded: EncodedSplit, full_lengths: np.ndarray, unk_id: int) -> dict:
+    lengths = encoded.lengths
+    return {
+        "count": len(encoded),
+        "tokens": int(lengths.sum()),
+        "mean_length": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
+        "median_length": float(np.median(lengths)) if len(lengths) else 0.0,
+        "mean_untruncated_length": round(float(full_lengths.mean()), 2) if len(lengths) else 0.0,
+        "truncated_fraction": round(float((full_lengths > lengths).mean()), 4)
+        if len(lengths)
+        else 0.0,
+        "unk_fraction": round(float((encoded.ids == unk_id).mean()), 6)
+        if len(encoded.ids)
+        else 0.0,
+    }
+
+
+def _read_split(processed_dir: Path, split: str) -> pd.DataFrame:
+    path = processed_dir / f"{split}.parquet"
+    if not path.is_file():
+        raise TokenizeError(f"{path}: missing; run the prepare stage first")
+    frame = pd.read_parquet(path, columns=None)
+    missing = {"text", "label"} - set(frame.columns)
+    if missing:
+        raise TokenizeError(f"{path}: expected columns text and label; missing {sorted(missing)}")
+    return frame
