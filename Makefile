@@ -8,7 +8,7 @@ STAMP := $(VENV)/.seqbench-installed
 MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow lint format lock ui clean-venv
+.PHONY: setup run smoke test test-slow lint format lock ui clean-venv
 
 setup: $(STAMP)
 
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: setup
 	$(BIN)/dvc repro
+
+# The whole pipeline on tiny budgets (profiles/smoke.yaml merged over params.yaml for the run;
+# params.yaml is restored afterwards). Uses $$SEQBENCH_MIRROR like `make run`.
+smoke: setup
+	$(BIN)/python -m seqbench.profiles profiles/smoke.yaml -- $(BIN)/dvc repro
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
