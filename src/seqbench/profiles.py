@@ -32,21 +32,25 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def merged_params(params_path: str | Path, profile_path: str | Path) -> dict[str, Any]:
-    """``params.yaml`` with the profile overlaid; the profile may only override existing keys."""
+    """``params.yaml`` with the profile overlaid.
+
+    The profile's first two levels (``train.seeds``, ``models.lstm``) must exist in
+    ``params.yaml``, so a typo fails here; deeper keys are checked by the typed configs.
+    """
     base = load_params(params_path)
     overlay = load_params(profile_path)
-    _check_known(base, overlay, str(profile_path), "")
+    _check_known(base, overlay, str(profile_path), "", depth=2)
     return deep_merge(base, overlay)
 
 
-def _check_known(base: Any, overlay: Any, path: str, prefix: str) -> None:
+def _check_known(base: Any, overlay: Any, path: str, prefix: str, depth: int) -> None:
     """Reject profile keys absent from params.yaml (typos would silently do nothing)."""
-    if not isinstance(overlay, dict) or not isinstance(base, dict):
+    if depth == 0 or not isinstance(overlay, dict) or not isinstance(base, dict):
         return
     for key, value in overlay.items():
         if key not in base:
             raise ConfigError(f"{path}: {prefix}{key}: unknown key (not in params.yaml)")
-        _check_known(base[key], value, path, f"{prefix}{key}.")
+        _check_known(base[key], value, path, f"{prefix}{key}.", depth - 1)
 
 
 def run_with_profile(
