@@ -385,7 +385,7 @@ class _Regression(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def _fit(epochs: int, **trainer_kwargs) -> None:
+def _fit(epochs: int, callback: L.Callback | None = None, **trainer_kwargs) -> None:
     torch.manual_seed(0)
     x = torch.randn(32, 3)
     data = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
@@ -397,7 +397,7 @@ def _fit(epochs: int, **trainer_kwargs) -> None:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[tracking.MLflowEpochLogger()],
+        callbacks=[callback or tracking.MLflowEpochLogger()],
         **trainer_kwargs,
     )
     trainer.fit(_Regression(), loader, loader)
@@ -418,11 +418,15 @@ def test_epoch_logger_logs_train_and_val_metrics_per_epoch() -> None:
     assert _history(r.info.run_id, "other") == []
 
 
-def test_epoch_logger_skips_val_in_epochs_without_validation() -> None:
-    with tracking.run("epochs", "sparse-val") as r:
-        _fit(2, check_val_every_n_epoch=2, num_sanity_val_steps=0)
-    assert [s for s, _ in _history(r.info.run_id, "train/loss")] == [0, 1]
-    assert [s for s, _ in _history(r.info.run_id, "val/loss")] == [1]
+def test_epoch_logger_skips_stale_val_and_follows_the_active_run() -> None:
+    logger = tracking.MLflowEpochLogger()
+    with tracking.run("epochs", "sparse-val") as first:
+        _fit(2, logger, check_val_every_n_epoch=2, num_sanity_val_steps=0)
+    with tracking.run("epochs", "second") as second:  # the same callback, reused
+        _fit(1, logger)
+    assert [s for s, _ in _history(first.info.run_id, "train/loss")] == [0, 1]
+    assert [s for s, _ in _history(first.info.run_id, "val/loss")] == [1]
+    assert [s for s, _ in _history(second.info.run_id, "train/loss")] == [0]
 
 
 # --- models, figures, dicts --------------------------------------------------------------------
@@ -535,6 +539,18 @@ def test_default_relative_store_lives_in_the_project(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
     assert tracking.configure() == f"sqlite:///{tmp_path}/other.db"
     assert tracking.configure("sqlite:///x.db") == f"sqlite:///{tmp_path}/x.db"  # argument wins
+
+
+def test_processes_creating_a_fresh_store_at_once_all_succeed(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
+    code = (
+        "import sys; from seqbench import tracking; tracking.configure(sys.argv[1]); "
+        "tracking.run('e', 'r').__enter__()"  # left open on purpose: the process just exits
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", code, uri]) for _ in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    tracking.configure(uri)
+    assert len(tracking.find_runs("e")) == 2
 
 
 def test_importing_tracking_does_not_import_mlflow() -> None:

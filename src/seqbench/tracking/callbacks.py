@@ -20,12 +20,14 @@ class MLflowEpochLogger(L.Callback):
     """
 
     def __init__(self, run_id: str | None = None, prefixes: tuple[str, ...] = METRIC_PREFIXES):
+        self.given_run_id = run_id
         self.run_id = run_id
         self.prefixes = prefixes
         self._validated_epoch = -1
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.run_id is None:
+        self._validated_epoch = -1
+        if self.given_run_id is None:  # re-resolved per fit: one callback may serve many runs
             import mlflow
 
             active = mlflow.active_run()

@@ -53,8 +53,26 @@ def configure(tracking_uri: str | None = None) -> str:
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     uri = _absolute_sqlite_uri(uri)
     mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        _create_sqlite_store(uri)
     _configured_uri = uri
     return uri
+
+
+def _create_sqlite_store(uri: str) -> None:
+    """Create the sqlite tables under a file lock: MLflow's migrations, run by several processes
+    at once on a fresh database (parallel tuning workers), fail with alembic errors."""
+    from mlflow import MlflowClient
+
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; run the first process alone
+        fcntl = None
+    db = Path(uri[len("sqlite:///") :].partition("?")[0])
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        MlflowClient(uri).search_experiments(max_results=1)  # builds (and caches) the store
 
 
 def _absolute_sqlite_uri(uri: str) -> str:
@@ -217,7 +235,19 @@ def run(
     finally:
         if _signals_received != signals_at_start:
             status = "KILLED"
+        _finish(active.info.run_id, status)
+
+
+def _finish(run_id: str, status: str) -> None:
+    """End ``run_id`` with ``status``, and any run the body left open above it on the stack."""
+    import mlflow
+
+    while (top := mlflow.active_run()) is not None and top.info.run_id != run_id:
         mlflow.end_run(status)
+    if top is not None:
+        mlflow.end_run(status)
+    else:  # the body ended it itself (mlflow.end_run): record the real outcome anyway
+        mlflow.MlflowClient().set_terminated(run_id, status)
 
 
 def _jsonable(params: Mapping[str, Any] | Any) -> Any:
