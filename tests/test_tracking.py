@@ -319,6 +319,16 @@ def test_provenance_tags_in_a_git_repository(project: Path) -> None:
     assert tags["seqbench.data.data/raw/a.csv"] == hashlib.md5(b"t,v\n1,2\n").hexdigest()
     assert tags["seqbench.data.data/raw"] == _dvc_data_md5(project / "data" / "raw")
     assert tags["seqbench.data.nope"] == "missing"
+    outside = project.parent / "shared.csv"
+    outside.write_text("z")
+    tags = tracking.provenance_tags(
+        "s", [outside, "../shared.csv", project / "data/raw/a.csv"], root=project
+    )
+    assert tags[f"seqbench.data.{outside.as_posix()}"] == hashlib.md5(b"z").hexdigest()
+    assert "seqbench.data.data/raw/a.csv" in tags
+    with tracking.run("provenance", "keys", tags=tags) as r:  # MLflow accepts every key
+        pass
+    assert set(tags) <= set(_run(r.info.run_id).data.tags)
 
 
 def _dvc_data_md5(path: Path) -> str:

@@ -159,7 +159,10 @@ def _file_md5(path: Path) -> str:
 
 
 def _relative(path: Path, root: Path) -> str:
-    """``path`` as a normalized posix path relative to ``root`` (as dvc.lock writes it)."""
-    if path.is_absolute():
-        path = Path(os.path.relpath(path, root))
-    return posixpath.normpath(path.as_posix())
+    """``path`` relative to ``root`` as dvc.lock writes it; absolute if it lies outside ``root``
+    (a ``..`` in a tag key is rejected by MLflow)."""
+    full = os.path.normpath(root.absolute() / path)
+    inside = os.path.relpath(full, root.absolute())
+    if inside == ".." or inside.startswith(".." + os.sep):
+        return Path(full).as_posix()
+    return Path(inside).as_posix()
