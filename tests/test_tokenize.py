@@ -120,18 +120,17 @@ def test_truncation_modes(mode, expected):
 
 
 def test_truncation_mode_reaches_the_stored_ids(tmp_path, imdb_processed, passed_report):
-    full = TokenizerConfig(vocab_size=200, min_frequency=1, max_length=1000)
-    tokenize_dataset(full, imdb_processed, passed_report, tmp_path / "full")
-    reference = load_encoded(tmp_path / "full", "train")
-    longest = int(np.argmax(reference.lengths))
-    whole = reference.ids[reference.offsets[longest] : reference.offsets[longest + 1]].tolist()
-    assert len(whole) > 8
-    for mode, expected in [("head", whole[:8]), ("tail", whole[-8:]),
-                           ("head_tail", whole[:2] + whole[-6:])]:  # fmt: skip
-        cfg = replace(full, max_length=8, truncation=mode)
+    texts = pd.read_parquet(imdb_processed / "train.parquet")["text"].tolist()
+    longest = max(range(len(texts)), key=lambda i: len(texts[i]))
+    for mode in ("head", "tail", "head_tail"):
+        cfg = replace(CFG, max_length=8, truncation=mode)
         tokenize_dataset(cfg, imdb_processed, passed_report, tmp_path / mode)
+        (whole,) = TextEncoder.from_dir(tmp_path / mode).encode_full([texts[longest]])
+        assert len(whole) > 8
+        expected = {"head": whole[:8], "tail": whole[-8:], "head_tail": whole[:2] + whole[-6:]}
         data = load_encoded(tmp_path / mode, "train")
-        assert data.ids[data.offsets[longest] : data.offsets[longest + 1]].tolist() == expected
+        stored = data.ids[data.offsets[longest] : data.offsets[longest + 1]].tolist()
+        assert stored == expected[mode]
 
 
 def test_bpe_model_also_trains_and_roundtrips(tmp_path, imdb_processed, passed_report):
@@ -185,3 +184,16 @@ def test_stage_script_exits_1_with_one_error_line(tmp_path, imdb_processed, pass
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1
     assert failed.stderr.startswith(f"error: {tmp_path / 'missing' / 'summary.json'}: missing")
+
+
+def test_ids_are_canonical_and_files_byte_identical_for_equal_vocabularies(tokenized, tmp_path):
+    # trainers number tokens in hash-map order; seqbench renumbers them (specials, then sorted)
+    vocab = TextEncoder.from_dir(tokenized).tokenizer.get_vocab()
+    by_id = sorted(vocab, key=vocab.get)
+    assert by_id[:2] == ["[PAD]", "[UNK]"] and by_id[2:] == sorted(by_id[2:])
+    # npz files carry no timestamps: equal arrays give equal bytes
+    from seqbench.data.tokenize import _save_npz
+
+    arrays = vars(load_encoded(tokenized, "val"))
+    _save_npz(tmp_path / "again.npz", arrays)
+    assert (tmp_path / "again.npz").read_bytes() == (tokenized / "val.npz").read_bytes()

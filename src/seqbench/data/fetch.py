@@ -61,7 +61,8 @@ def fetch(source: SourceConfig, out_dir: str | Path, mirror: Path | None = None)
 
     Order: an already-present file with a trusted checksum; else ``mirror/source.mirror`` if it
     matches the mirror's ``SHA256SUMS`` (a mirror may hold a documented variant of the canonical
-    file, such as IMDB without ``unsup/``); else an HTTPS download checked against the pinned sha256.
+    file, such as IMDB without ``unsup/``); else an HTTPS download checked against the pinned
+    sha256.
     A mirror file that fails its checksum is an error, not a reason to try the network.
     """
     mirror = mirror if mirror is not None else mirror_dir()
@@ -118,7 +119,7 @@ def _download_verified(source: SourceConfig, target: Path, mirror: Path | None) 
         else f"; or set {MIRROR_ENV} to a folder holding {source.mirror}"
     )
     try:
-        response = urllib.request.urlopen(source.url, timeout=60)  # noqa: S310 (https only)
+        response = urllib.request.urlopen(source.url, timeout=60)  # https only (SourceConfig)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(f"{source.url}: download failed ({reason}){hint}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,30 @@ def train_tokenizer(cfg: TokenizerConfig, texts: Sequence[str]):  # -> tokenizer
     else:
         trainer = trainers.BpeTrainer(**common, end_of_word_suffix=_BPE_SUFFIX)
     tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    _canonical_ids(tokenizer, cfg)
     assert tokenizer.token_to_id(PAD) == 0 and tokenizer.token_to_id(UNK) == 1
     return tokenizer
+
+
+def _canonical_ids(tokenizer, cfg: TokenizerConfig) -> None:
+    """Renumber the vocabulary: special tokens first, then the others sorted as strings.
+
+    The trainers number tokens in hash-map order, so two trainings on the same text give the
+    same tokens different ids (huggingface/tokenizers#1794); ids in a sorted order make the
+    encoded output reproducible. (That issue can also swap a few tokens tied at the vocabulary
+    cut-off; this cannot fix that.)
+    """
+    from tokenizers import models
+
+    vocab = tokenizer.get_vocab()
+    order = [PAD, UNK, *sorted(t for t in vocab if t not in (PAD, UNK))]
+    ids = {token: i for i, token in enumerate(order)}
+    if cfg.model == "wordpiece":
+        tokenizer.model = models.WordPiece(ids, unk_token=UNK)
+    else:
+        merges = json.loads(tokenizer.to_str())["model"]["merges"]
+        pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges]
+        tokenizer.model = models.BPE(ids, pairs, unk_token=UNK, end_of_word_suffix=_BPE_SUFFIX)
 
 
 class TextEncoder:
@@ -166,7 +189,7 @@ def tokenize_dataset(
             full = encoder.encode_full(frame["text"].tolist())
             kept = [truncate(ids, encoder.max_length, encoder.head) for ids in full]
             encoded = _pack(kept, frame["label"].to_numpy(np.int64))
-            np.savez(staged / f"{split}.npz", **vars(encoded))
+            _save_npz(staged / f"{split}.npz", vars(encoded))
             meta["splits"][split] = _stats(
                 encoded, np.array([len(x) for x in full]), meta["unk_id"]
             )
@@ -187,6 +210,15 @@ def load_encoded(directory: str | Path, split: str) -> EncodedSplit:
     if len(split_data.offsets) != len(split_data.labels) + 1:
         raise TokenizeError(f"{path}: expected len(offsets) == len(labels) + 1")
     return split_data
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` with fixed zip timestamps, so equal arrays give byte-identical files."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
 
 
 def _pack(sequences: list[list[int]], labels: np.ndarray) -> EncodedSplit:
