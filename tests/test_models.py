@@ -26,6 +26,15 @@ RECURRENT = [n for n, a in ARCHITECTURES.items() if a.family == "recurrent"]
 TRANSFORMERS = [n for n, a in ARCHITECTURES.items() if a.family == "transformer"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads; one avoids spinning on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny(arch: str, **kw) -> ModelConfig:
     base = {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "ff_size": 24, "max_length": 64}
     return ModelConfig(arch=arch, **{**base, **kw})
@@ -93,6 +102,14 @@ def test_padding_is_invisible(arch, kw):
             batched = model(torch.cat([padded, long]), torch.tensor([5, 29]))
         assert torch.isfinite(batched).all()
         torch.testing.assert_close(batched[:1], alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("arch", TRANSFORMERS)
+def test_transformer_states_stay_finite_at_padding(arch):
+    """Padded query rows could be fully masked (NaN); they may always attend to themselves."""
+    model = build_model(tiny(arch, pooling="mean" if arch != "transformer_encdec" else None), TEXT)
+    states, _ = model.encoder(torch.randn(3, 8, 16), torch.tensor([8, 1, 3]))
+    assert torch.isfinite(states).all()
 
 
 def test_text_lengths_default_to_non_pad_tokens():

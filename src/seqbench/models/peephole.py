@@ -14,22 +14,27 @@ with zero peepholes the module computes exactly ``nn.LSTM``.
 
 No fused kernel exists, so speed comes from: the input projection of all steps in one matmul,
 one ``addmm`` for the recurrent gates per step, and the step loop compiled by TorchScript.
-Measured on this project's 2-core CPU (torch 2.13, forward+backward, B=32, T=64, I=H=64,
-unidirectional; ms per batch, see ``bench/models.py --peephole-impls``):
+Measured on this project's shared 2-core CPU (torch 2.13, forward+backward, B=32, T=64,
+I=H=64, unidirectional, ms per batch after warm-up; ``bench/models.py --peephole-impls``):
 
-    nn.LSTM (oneDNN)                 ~7 ms
-    eager Python loop                ~22 ms
-    torch.jit.script loop (chosen)   ~20 ms
-    torch.compile loop               ~18 ms after ~40-60 s of compilation per new shape
+    nn.LSTM (oneDNN, fused)          3-13 ms
+    eager Python loop                29-53 ms
+    torch.jit.script loop (chosen)   19-46 ms   (~10-30 % faster than eager, same results)
+    torch.compile loop               173 ms, after 172 s of compilation for one shape
 
-torch.compile recompiles for every new sequence length (variable text lengths make that
-frequent) and each compile costs tens of seconds, so TorchScript is used: it is reliable on CPU
-in CI, starts instantly and is as fast as the eager loop or faster.
+The machine was shared with other jobs, hence the ranges; TorchScript was faster than eager in
+every interleaved run, but its 2nd-3rd calls pay a one-off fusion compile of a few seconds.
+torch.compile was both slow to compile (the 64-step loop is unrolled) and slower afterwards, and
+would recompile for every new sequence length, so it is not used. ``torch.jit`` is deprecated
+in torch 2.13; if scripting fails, the eager loop (identical maths) is used instead.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -65,8 +70,21 @@ def peephole_scan(
     return torch.stack(outputs), h, c  # (T, B, H), (B, H), (B, H)
 
 
-SCAN_IMPLS = {"eager": peephole_scan, "script": torch.jit.script(peephole_scan)}
+SCAN_IMPLS = ("eager", "script")
 DEFAULT_SCAN = "script"
+
+
+@functools.cache
+def scan_impl(name: str) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
+    """The scan compiled as ``name`` asks; scripted lazily, once per process."""
+    if name == "script":
+        with warnings.catch_warnings():  # torch.jit is deprecated in torch 2.13 but still fastest
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                return torch.jit.script(peephole_scan)
+            except Exception:  # a torch without TorchScript: the eager loop computes the same
+                return peephole_scan
+    return peephole_scan
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
@@ -96,7 +114,7 @@ class PeepholeLSTM(nn.Module):
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
-        self.scan = SCAN_IMPLS[scan]
+        self.scan = scan_impl(scan)
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.directions
             for sfx in self._suffixes(layer):
