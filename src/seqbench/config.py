@@ -180,8 +180,12 @@ class SourceConfig:
             self.sha256,
         )
         check(self.url.startswith("https://"), "url", "an https:// URL", self.url)
-        check("/" not in self.name and self.name not in ("", ".", ".."), "name", "a file name",
-              self.name)
+        check(
+            "/" not in self.name and self.name not in ("", ".", ".."),
+            "name",
+            "a file name",
+            self.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -198,12 +202,21 @@ class ImdbConfig:
     balance_tolerance: float = 0.02
 
     def __post_init__(self) -> None:
-        check(0.0 < self.val_fraction < 1.0, "val_fraction", "a number in (0, 1)",
-              self.val_fraction)
-        check(set(self.expected_rows) == {"train", "val", "test"}, "expected_rows",
-              "counts for train, val and test", self.expected_rows)
-        check(0.0 <= self.balance_tolerance < 0.5, "balance_tolerance", "a number in [0, 0.5)",
-              self.balance_tolerance)
+        check(
+            0.0 < self.val_fraction < 1.0, "val_fraction", "a number in (0, 1)", self.val_fraction
+        )
+        check(
+            set(self.expected_rows) == {"train", "val", "test"},
+            "expected_rows",
+            "counts for train, val and test",
+            self.expected_rows,
+        )
+        check(
+            0.0 <= self.balance_tolerance < 0.5,
+            "balance_tolerance",
+            "a number in [0, 0.5)",
+            self.balance_tolerance,
+        )
 
 
 @dataclass(frozen=True)
