@@ -183,44 +183,80 @@ _CHILD_LIGHTNING = """
 """
 
 
-def _start_child(tmp_path: Path, source: str, store_uri: str) -> tuple[subprocess.Popen, str]:
-    script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(source))
-    child = subprocess.Popen(
+def _start_child(script: Path, store_uri: str) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, str(script), store_uri],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _run_id_of(child: subprocess.Popen) -> str:
     run_id = child.stdout.readline().strip()
     if not run_id:
         child.kill()
         raise AssertionError(child.stderr.read())
-    return child, run_id
+    return run_id
 
 
-@pytest.mark.parametrize("source", [_CHILD_PLAIN, _CHILD_LIGHTNING], ids=["plain", "lightning"])
-def test_sigterm_to_a_process_in_a_run_ends_it_killed(
-    source: str, tmp_path: Path, store_uri: str
-) -> None:
-    child, run_id = _start_child(tmp_path, source, store_uri)
-    assert _run(run_id).info.status == "RUNNING"
-    os.kill(child.pid, signal.SIGTERM)
-    child.wait(timeout=60)
-    assert child.returncode != 0
-    assert _run(run_id).info.status == "KILLED"
+@dataclasses.dataclass
+class _Signalled:
+    uri: str
+    termed: str  # run of the child that got SIGTERM
+    killed: str  # run of the child that got SIGKILL
+    status_before_cleanup: dict[str, str]
+    returncodes: tuple[int, int]
 
 
-def test_runs_of_sigkilled_processes_are_closed_as_killed(tmp_path: Path, store_uri: str) -> None:
-    child, run_id = _start_child(tmp_path, _CHILD_PLAIN, store_uri)
-    os.kill(child.pid, signal.SIGKILL)  # cannot be caught: the run stays RUNNING
-    child.wait(timeout=60)
-    assert _run(run_id).info.status == "RUNNING"
+@pytest.fixture(scope="module")
+def signalled(tmp_path_factory: pytest.TempPathFactory) -> _Signalled:
+    """Two processes open runs on a *fresh* store at the same moment (MLflow's table creation
+    races there), then one gets SIGTERM and the other SIGKILL."""
+    tmp = tmp_path_factory.mktemp("signals")
+    uri = f"sqlite:///{tmp}/fresh/mlflow.db"
+    script = tmp / "child.py"
+    script.write_text(textwrap.dedent(_CHILD_PLAIN))
+    children = [_start_child(script, uri) for _ in range(2)]
+    termed, killed = (_run_id_of(c) for c in children)
+    os.kill(children[0].pid, signal.SIGTERM)
+    os.kill(children[1].pid, signal.SIGKILL)  # cannot be caught: its run stays RUNNING
+    codes = tuple(c.wait(timeout=60) for c in children)
+    client = mlflow.MlflowClient(uri)
+    before = {r: client.get_run(r).info.status for r in (termed, killed)}
+    return _Signalled(uri, termed, killed, before, codes)
+
+
+def test_processes_creating_a_fresh_store_at_once_both_start_runs(signalled: _Signalled) -> None:
+    assert signalled.termed != signalled.killed  # both children got as far as an open run
+
+
+def test_sigterm_to_a_process_in_a_run_ends_it_killed(signalled: _Signalled) -> None:
+    assert signalled.returncodes[0] not in (0, -signal.SIGTERM)  # handled, not default death
+    assert signalled.status_before_cleanup[signalled.termed] == "KILLED"
+
+
+def test_runs_of_sigkilled_processes_are_closed_as_killed(signalled: _Signalled) -> None:
+    assert signalled.returncodes[1] == -signal.SIGKILL
+    assert signalled.status_before_cleanup[signalled.killed] == "RUNNING"
+    tracking.configure(signalled.uri)
     with tracking.run("signals", "next") as r:  # a new top-level run cleans up first
         assert _run(r.info.run_id).info.status == "RUNNING"  # ...but never itself
-    orphan = _run(run_id)
+    orphan = _run(signalled.killed)
     assert orphan.info.status == "KILLED"
     assert "vanished" in orphan.data.tags[runs.TAG_END_REASON]
+    assert _run(r.info.run_id).info.status == "FINISHED"
+
+
+def test_sigterm_during_a_lightning_fit_ends_the_run_killed(tmp_path: Path, store_uri: str) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(_CHILD_LIGHTNING))
+    child = _start_child(script, store_uri)
+    run_id = _run_id_of(child)
+    assert _run(run_id).info.status == "RUNNING"
+    os.kill(child.pid, signal.SIGTERM)  # Lightning chains its own handler in front of ours
+    assert child.wait(timeout=60) != 0
+    assert _run(run_id).info.status == "KILLED"
 
 
 # --- nesting -----------------------------------------------------------------------------------
@@ -549,18 +585,6 @@ def test_default_relative_store_lives_in_the_project(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
     assert tracking.configure() == f"sqlite:///{tmp_path}/other.db"
     assert tracking.configure("sqlite:///x.db") == f"sqlite:///{tmp_path}/x.db"  # argument wins
-
-
-def test_processes_creating_a_fresh_store_at_once_all_succeed(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
-    code = (
-        "import sys; from seqbench import tracking; tracking.configure(sys.argv[1]); "
-        "tracking.run('e', 'r').__enter__()"  # left open on purpose: the process just exits
-    )
-    workers = [subprocess.Popen([sys.executable, "-c", code, uri]) for _ in range(2)]
-    assert [w.wait(timeout=120) for w in workers] == [0, 0]
-    tracking.configure(uri)
-    assert len(tracking.find_runs("e")) == 2
 
 
 def test_importing_tracking_does_not_import_mlflow() -> None:
