@@ -553,12 +553,18 @@ def write_curves(path: Path, rows: list[dict[str, float]]) -> None:
 def _log_seed(tracking: Any, spec: RunSpec, result: FitResult) -> None:
     """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
     import mlflow
+    from mlflow.entities import Metric
 
     mlflow.log_metrics(result.test or {}, step=result.epochs)
-    for name, values in (result.test_per_step or {}).items():
-        if len(values) > 1:
-            for h, value in enumerate(values, start=1):
-                mlflow.log_metric(f"test/{name}_by_step", value, step=h)
+    now = int(time.time() * 1000)
+    by_step = [
+        Metric(f"test/{name}_by_step", value, now, h)
+        for name, values in (result.test_per_step or {}).items()
+        if len(values) > 1
+        for h, value in enumerate(values, start=1)
+    ]
+    if by_step:
+        mlflow.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=by_step)
     tags = {
         "seqbench.parameters": result.parameters,
         "seqbench.device": result.device,
