@@ -63,3 +63,157 @@ def tune(
         f"{name}: best {summary['metric']} = {summary['best_value']} "
         f"{summary['best_params']}; trials {summary['trials']}"
     )
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    print(f"error: {exc}", file=sys.stderr)
+    return typer.Exit(1)
+
+
+def _task_metric(raw: dict, task: str) -> tuple[str, str]:
+    """The task's primary test metric and its direction (``train.<task>.task``)."""
+    from seqbench.training import resolve_run
+
+    spec = resolve_run(raw, task, raw["train"]["architectures"][0])
+    return spec.task.primary, spec.task.mode
+
+
+@app.command()
+def promote(
+    task: str = typer.Option(..., help="task name (train.tasks)"),
+    force: bool = typer.Option(False, "--force", help="promote even if not better"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the decision, change nothing"),
+    version: str | None = typer.Option(None, help="challenger version (default: the best)"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
+) -> None:
+    """Point seqbench-<task>@champion at the best version if it beats the current champion."""
+    from mlflow import MlflowClient
+
+    from seqbench import tracking
+    from seqbench.config import load_params
+    from seqbench.registry.config import register_config
+    from seqbench.registry.promote import promote as run_promote
+
+    try:
+        raw = load_params(params)
+        cfg = register_config(raw)
+        metric, mode = _task_metric(raw, task)
+        tracking.configure(tracking_uri)
+        decision = run_promote(
+            MlflowClient(),
+            cfg.model_name(task),
+            metric,
+            mode,  # type: ignore[arg-type]
+            alias=cfg.alias,
+            version=version,
+            force=force,
+            dry_run=dry_run,
+            history_limit=cfg.history_limit,
+        )
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    typer.echo(decision.message())
+    if decision.action == "refuse":
+        raise typer.Exit(2)
+
+
+@app.command()
+def champions(
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
+) -> None:
+    """List the current champion of every task with its test metrics."""
+    from mlflow import MlflowClient
+    from rich.console import Console
+    from rich.table import Table
+
+    from seqbench import tracking
+    from seqbench.config import load_params
+    from seqbench.registry.config import register_config
+    from seqbench.registry.promote import champion_summary
+
+    try:
+        raw = load_params(params)
+        cfg = register_config(raw)
+        tracking.configure(tracking_uri)
+        client = MlflowClient()
+        table = Table(title=f"@{cfg.alias} per task")
+        for column in ("task", "model", "version", "arch", "seed", "primary", "metrics", "since"):
+            table.add_column(column)
+        for task in raw["train"]["tasks"]:
+            metric, _ = _task_metric(raw, task)
+            found = champion_summary(client, cfg.model_name(task), cfg.alias)
+            if found is None:
+                table.add_row(task, cfg.model_name(task), "—", "—", "—", "—", "none", "")
+                continue
+            metrics = ", ".join(
+                f"{k}={v:.4g}" for k, v in sorted(found["metrics"].items()) if k != "test/loss"
+            )
+            value = found["metrics"].get(metric)
+            primary = f"{metric}={value:.4g}" if value is not None else metric
+            table.add_row(
+                task,
+                found["name"],
+                found["version"],
+                found["arch"],
+                found["seed"],
+                primary,
+                metrics,
+                found["since"],
+            )
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    Console(width=200).print(table)
+
+
+@app.command()
+def predict(
+    task: str = typer.Option(..., help="task name (train.tasks)"),
+    text: list[str] | None = typer.Option(None, "--text", help="a review (repeatable)"),
+    file: Path | None = typer.Option(None, help="text file: one review per line"),
+    csv: Path | None = typer.Option(None, help="CSV of recent values (the feature columns)"),
+    model_uri: str | None = typer.Option(None, help="default: models:/seqbench-<task>@champion"),
+    params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
+    tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
+) -> None:
+    """Predict with the champion of a task: review text (IMDB) or a CSV of recent values."""
+    import warnings
+
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+
+    from seqbench import tracking
+    from seqbench.config import load_params
+    from seqbench.registry.config import register_config
+
+    try:
+        cfg = register_config(load_params(params))
+        uri = model_uri or f"models:/{cfg.model_name(task)}@{cfg.alias}"
+        reviews = list(text or [])
+        if file is not None:
+            if not file.is_file():
+                raise SeqbenchError(f"{file}: file not found")
+            reviews += [line for line in file.read_text().splitlines() if line.strip()]
+        if bool(reviews) == (csv is not None):
+            raise SeqbenchError("predict: give --text/--file (text tasks) or --csv (forecasting)")
+        if csv is not None and not csv.is_file():
+            raise SeqbenchError(f"{csv}: file not found")
+        tracking.configure(tracking_uri)
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+            data = pd.DataFrame({"text": reviews}) if reviews else pd.read_csv(csv)
+            result = model.predict(data)
+        except MlflowException as exc:
+            raise SeqbenchError(f"{uri}: {str(exc).splitlines()[0]}") from None
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    if reviews:
+        for review, row in zip(reviews, result.itertuples(index=False), strict=True):
+            short = review if len(review) <= 60 else review[:57] + "..."
+            typer.echo(f"{row.label}\t{row.probability:.4f}\t{short}")
+    else:
+        typer.echo(result.to_string(index=False))

@@ -1,0 +1,1 @@
+"""MLflow model registry: pyfunc models with their preprocessing, versions, champion promotion."""

@@ -1,0 +1,7 @@
+"""MLflow models-from-code entry point: MLflow runs this file to build the seqbench pyfunc."""
+
+from mlflow.models import set_model
+
+from seqbench.registry.pyfunc import SeqbenchModel
+
+set_model(SeqbenchModel())

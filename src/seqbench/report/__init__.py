@@ -1,0 +1,1 @@
+"""The comparison report: tables with mean ± std, paired significance tests, latency, figures."""

@@ -1,0 +1,378 @@
+"""The comparison: per task, one row per architecture from the train/tune outputs, with tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqbench.errors import SeqbenchError
+from seqbench.models import estimate_flops
+from seqbench.report.config import CompareConfig, Reference
+from seqbench.report.latency import measure_latency
+from seqbench.report.predictions import load_predictions
+from seqbench.report.stats import PairedTest, diebold_mariano, mcnemar_predictions
+from seqbench.trained import SeedModel, best_seed
+
+log = logging.getLogger(__name__)
+
+
+class ComparisonError(SeqbenchError):
+    """An input of the comparison (metrics, models, curves) is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the compare stage reads the outputs of train and tune (``dvc.yaml`` passes them)."""
+
+    metrics: Path  # metrics/<task>-<arch>.json
+    models: Path  # models/<task>-<arch>/seed<k>.{pt,json,predictions.npz}
+    curves: Path  # plots/curves/<task>-<arch>.csv
+    tuning: Path  # data/tuning/<task>-<arch>.json (optional)
+    tokenized: Path  # data/tokenized/<task>/meta.json (sequence length of text tasks)
+
+
+@dataclass
+class Row:
+    """One architecture of one task: sizes, test metrics over seeds, timing, tuning, test."""
+
+    arch: str
+    seeds: list[str]
+    mean: dict[str, float]
+    std: dict[str, float]
+    parameters: int | None = None
+    flops: int | None = None
+    latency: dict[int, float] = field(default_factory=dict)  # batch size -> s/sample
+    tuned: dict[str, Any] = field(default_factory=dict)
+    tuned_unused: list[str] = field(default_factory=list)  # tuned keys the run did not use
+    best_seed: int | None = None
+    test: PairedTest | None = None  # this model against the task's best
+
+
+@dataclass
+class TaskComparison:
+    """Every architecture of one task, the metric that ranks them and the published numbers."""
+
+    task: str
+    kind: str
+    primary: str
+    mode: str
+    metrics: list[str]  # primary first, then secondary
+    rows: list[Row]
+    references: list[Reference]
+    seq_len: int | None = None
+    best: str | None = None  # arch with the best mean primary metric
+    test_method: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rows"] = [
+            {**asdict(r), "latency": {str(k): v for k, v in r.latency.items()}} for r in self.rows
+        ]
+        return out
+
+
+def mean_std(per_seed: dict[str, dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and sample standard deviation (n - 1; 0 for one seed) of each metric over seeds."""
+    names = sorted({k for m in per_seed.values() for k in m})
+    mean, std = {}, {}
+    for name in names:
+        values = [float(m[name]) for m in per_seed.values() if name in m]
+        mean[name] = statistics.fmean(values)
+        std[name] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ComparisonError(f"{path}: missing; run the train stage first")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ComparisonError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("seeds"), dict) or not data["seeds"]:
+        raise ComparisonError(f"{path}: expected a 'seeds' mapping of per-seed metrics")
+    return data
+
+
+def read_tuning(path: Path) -> dict[str, Any]:
+    """``best_params`` of a tuning result (empty when the task was not tuned)."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return dict(data.get("best_params") or {}) if isinstance(data, dict) else {}
+
+
+def unused_tuned(tuned: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Tuned keys (``optim.lr``) whose value differs from the trained run's configuration."""
+    unused = []
+    for key, value in tuned.items():
+        sec, _, name = key.partition(".")
+        used = (config.get(sec) or {}).get(name)
+        same = (
+            math.isclose(float(used), float(value), rel_tol=1e-9)
+            if isinstance(value, int | float) and isinstance(used, int | float)
+            else used == value
+        )
+        if not same:
+            unused.append(key)
+    return unused
+
+
+def sequence_length(seed: SeedModel, tokenized_dir: Path) -> int:
+    """Input length the latency and FLOPs are measured at: the full window or token budget."""
+    if seed.kind == "forecasting":
+        return int(seed.info["dataset"]["window"]["input_length"])
+    meta = tokenized_dir / "meta.json"
+    if meta.is_file():
+        return int(json.loads(meta.read_text())["max_length"])
+    return int(seed.info["model"].get("max_length", 512))
+
+
+def per_window_loss(pred: dict[str, np.ndarray], metric: str) -> np.ndarray:
+    """Per-window loss matching ``metric``: absolute error for MAE/MAPE, squared otherwise."""
+    scaled = metric.endswith("_scaled")
+    p = pred["pred_scaled" if scaled else "pred"].astype(np.float64)  # (N, H, T)
+    t = pred["true_scaled" if scaled else "true"].astype(np.float64)  # (N, H, T)
+    name = metric.split("/")[-1].removesuffix("_scaled")
+    err = np.abs(p - t) if name in ("mae", "mape") else (p - t) ** 2
+    return err.reshape(len(err), -1).mean(axis=1)  # (N,)
+
+
+def paired_test(
+    kind: str, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+) -> PairedTest:
+    """McNemar (classification) or Diebold-Mariano (forecasting) on the examples both share."""
+    common, ia, ib = np.intersect1d(a["ids"], b["ids"], return_indices=True)
+    if len(common) == 0:
+        raise ComparisonError(f"{metric}: the two models share no test example")
+    if kind == "classification":
+        correct_a = a["probs"][ia].argmax(-1) == a["labels"][ia]
+        correct_b = b["probs"][ib].argmax(-1) == b["labels"][ib]
+        return mcnemar_predictions(correct_a, correct_b, exact_below=exact_below)
+    sub_a = {k: v[ia] for k, v in a.items()}
+    sub_b = {k: v[ib] for k, v in b.items()}
+    horizon = sub_a["pred"].shape[1]
+    return diebold_mariano(per_window_loss(sub_a, metric), per_window_loss(sub_b, metric), horizon)
+
+
+def compare_task(
+    task: str,
+    archs: Sequence[str],
+    primary: str,
+    mode: str,
+    cfg: CompareConfig,
+    paths: Paths,
+    *,
+    measure: bool = True,
+) -> TaskComparison:
+    """Build one task's comparison; ``measure=False`` skips latency (tests)."""
+    rows: list[Row] = []
+    kind = ""
+    seq_len = None
+    predictions: dict[str, dict[str, np.ndarray]] = {}
+    for arch in archs:
+        name = f"{task}-{arch}"
+        data = read_metrics(paths.metrics / f"{name}.json")
+        mean, std = mean_std(data["seeds"])
+        row = Row(arch, sorted(data["seeds"]), mean, std, parameters=data.get("parameters"))
+        row.tuned = read_tuning(paths.tuning / f"{name}.json")
+        model_dir = paths.models / name
+        if model_dir.is_dir():
+            seed = best_seed(model_dir)
+            kind = seed.kind
+            row.best_seed = seed.seed
+            row.tuned_unused = unused_tuned(row.tuned, seed.info)
+            seq_len = sequence_length(seed, paths.tokenized / task)
+            row.flops = estimate_flops(seed.model_config(), seed.spec(), seq_len)
+            if measure:
+                model = seed.load()
+                row.parameters = sum(p.numel() for p in model.parameters())
+                row.latency = measure_latency(
+                    model,
+                    seed.spec(),
+                    seq_len,
+                    cfg.latency.batch_sizes,
+                    repeats=cfg.latency.repeats,
+                    warmup=cfg.latency.warmup,
+                    threads=cfg.latency.threads,
+                )
+            if seed.predictions.is_file():
+                predictions[arch] = load_predictions(seed.predictions)
+        rows.append(row)
+    kind = kind or ("classification" if primary.endswith(("acc", "f1", "auroc")) else "forecasting")
+    metrics = [primary, *[m for m in cfg.secondary.get(task, []) if m != primary]]
+    out = TaskComparison(
+        task, kind, primary, mode, metrics, rows, list(cfg.references.get(task, [])), seq_len
+    )
+    ranked = [r for r in rows if primary in r.mean and math.isfinite(r.mean[primary])]
+    if ranked:
+        sign = -1.0 if mode == "max" else 1.0
+        out.best = min(ranked, key=lambda r: sign * r.mean[primary]).arch
+    if out.best in predictions:
+        best = predictions[out.best]
+        for row in rows:
+            if row.arch != out.best and row.arch in predictions:
+                row.test = paired_test(kind, primary, best, predictions[row.arch], cfg.exact_below)
+                out.test_method = row.test.method
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------------------------
+
+PERCENT = ("acc", "f1", "auroc")  # fractions shown as percentages
+
+
+def fmt_metric(name: str, value: float | None, std: float | None = None) -> str:
+    """``0.8812 ± 0.0040`` → ``88.12 ± 0.40``; errors with 4 significant digits."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    scale = 100.0 if name.split("/")[-1] in PERCENT else 1.0
+    digits = 2 if scale == 100.0 else 4
+    text = f"{value * scale:.{digits}f}" if scale == 100.0 else f"{value:.{digits}g}"
+    if std is not None:
+        text += f" ± {std * scale:.{digits}f}" if scale == 100.0 else f" ± {std:.2g}"
+    return text
+
+
+def metric_header(name: str) -> str:
+    return f"{name} (%)" if name.split("/")[-1] in PERCENT else name
+
+
+def fmt_count(n: int | float | None) -> str:
+    if n is None:
+        return "—"
+    n = float(n)
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value * 1000:.3g}"
+
+
+def fmt_tuned(row: Row) -> str:
+    if not row.tuned:
+        return "—"
+    parts = []
+    for key, value in sorted(row.tuned.items()):
+        text = f"{value:.3g}" if isinstance(value, float) else str(value)
+        mark = "†" if key in row.tuned_unused else ""
+        parts.append(f"{key}={text}{mark}")
+    return ", ".join(parts)
+
+
+def fmt_p(test: PairedTest | None, alpha: float, is_best: bool) -> str:
+    if is_best:
+        return "best"
+    if test is None:
+        return "—"
+    star = " *" if test.p_value < alpha else ""
+    return f"{test.p_value:.3g}{star}"
+
+
+def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
+    """The markdown table of one task: our rows, then the published reference rows."""
+    sizes = cfg.latency.batch_sizes
+    header = [
+        "Architecture",
+        "Parameters",
+        "FLOPs/seq",
+        *(metric_header(m) for m in cmp.metrics),
+        "s/epoch",
+        "epochs to best val",
+        *(f"latency b={b} (ms/sample)" for b in sizes),
+        "p vs best",
+        "tuned hyper-parameters",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in cmp.rows:
+        spe = row.mean.get("seconds_per_epoch")
+        best_epoch = row.mean.get("best_epoch")
+        cells = [
+            f"**{row.arch}**" if row.arch == cmp.best else row.arch,
+            fmt_count(row.parameters),
+            fmt_count(row.flops),
+            *(fmt_metric(m, row.mean.get(m), row.std.get(m)) for m in cmp.metrics),
+            "—" if spe is None else f"{spe:.3g} ± {row.std.get('seconds_per_epoch', 0.0):.2g}",
+            "—" if best_epoch is None else f"{best_epoch + 1:.3g}",
+            *(fmt_seconds(row.latency.get(b)) for b in sizes),
+            fmt_p(row.test, cfg.alpha, row.arch == cmp.best),
+            fmt_tuned(row),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    for ref in cmp.references:
+        label = f"*Published: {ref.model}*"
+        cells = [label, "—", "—"]
+        cells += [fmt_metric(m, ref.metrics.get(m)) for m in cmp.metrics]
+        cells += ["—", "—", *("—" for _ in sizes), "—", f"*{ref.source}*"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def task_notes(cmp: TaskComparison, cfg: CompareConfig) -> list[str]:
+    better = "higher" if cmp.mode == "max" else "lower"
+    notes = [f"Ranked by `{cmp.primary}` ({better} is better); best: **{cmp.best or '—'}**."]
+    if cmp.seq_len:
+        unit = "tokens" if cmp.kind == "classification" else "time steps"
+        notes.append(f"FLOPs and latency at the full input length of {cmp.seq_len} {unit}.")
+    if cmp.test_method:
+        what = (
+            "McNemar's test on the same test reviews (exact binomial below "
+            f"{cfg.exact_below} discordant pairs, else chi-square with continuity correction)"
+            if cmp.kind == "classification"
+            else "Diebold-Mariano test with the Harvey-Leybourne-Newbold small-sample "
+            "correction on per-window losses of the same test windows"
+        )
+        notes.append(
+            f"p vs best: {what}, between the best-validation seed of each architecture and that "
+            f"of the best; * marks p < {cfg.alpha}."
+        )
+    if any(r.tuned_unused for r in cmp.rows):
+        notes.append("† tuned value differs from the configuration the final model used.")
+    for ref in cmp.references:
+        if ref.setting:
+            notes.append(f"Published {ref.model} ({ref.source}): {ref.setting}.")
+    return notes
+
+
+def render_markdown(
+    comparisons: Sequence[TaskComparison],
+    cfg: CompareConfig,
+    figures: dict[str, list[tuple[str, str]]],
+    figures_rel: str,
+) -> str:
+    """The whole ``comparison.md``; ``figures[task]`` lists ``(title, file name)`` to embed."""
+    seeds = sorted({len(r.seeds) for c in comparisons for r in c.rows})
+    lat = cfg.latency
+    out = [
+        "# Model comparison",
+        "",
+        "<!-- Generated by the `compare` stage (pipelines/compare.py); do not edit by hand. -->",
+        "",
+        f"Test metrics are mean ± sample standard deviation over seeds "
+        f"({'/'.join(map(str, seeds))} per architecture). s/epoch and epochs to best validation "
+        "are means over seeds. Latency is measured on the saved best-validation model on CPU "
+        f"({lat.threads} thread{'s' if lat.threads > 1 else ''}, median of {lat.repeats} runs "
+        f"after {lat.warmup} warm-up), in milliseconds per sample. Rows in *italics* are "
+        "published results, not ours.",
+    ]
+    for cmp in comparisons:
+        out += ["", f"## {cmp.task}", "", task_table(cmp, cfg), ""]
+        out += [f"- {note}" for note in task_notes(cmp, cfg)]
+        for title, name in figures.get(cmp.task, []):
+            out += ["", f"![{cmp.task}: {title}]({figures_rel}/{name})"]
+    return "\n".join(out) + "\n"
