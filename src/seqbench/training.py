@@ -599,10 +599,12 @@ def train_all_seeds(
     """Train every seed of ``spec``, test each best-validation model once, write the outputs.
 
     Writes ``models_dir/seed<k>.pt`` (state dict) and ``seed<k>.json`` (config and sizes to
-    rebuild it), ``metrics_path`` (per seed, mean and std) and ``curves_path`` (per-epoch CSV).
+    rebuild it), ``seed<k>.predictions.npz`` (per-example test predictions, for the comparison's
+    paired tests), ``metrics_path`` (per seed, mean and std) and ``curves_path`` (per-epoch CSV).
     With ``track`` each seed is one MLflow run ``<task>-<arch>-s<seed>`` in experiment ``<task>``.
     """
     from seqbench.io import atomic_path, write_json
+    from seqbench.report.predictions import PredictionRecorder
 
     fit_fn = fit_fn or fit
     tracking = None
@@ -614,8 +616,10 @@ def train_all_seeds(
     per_seed: dict[str, dict[str, float]] = {}
     curves: list[dict[str, float]] = []
     results: list[FitResult] = []
+    recorders: list[PredictionRecorder] = []  # per-example test predictions (paired tests)
     for seed in spec.seeds:
         run_name = f"{spec.name}-s{seed}"
+        recorder = PredictionRecorder()
         if tracking is not None:
             tags = {
                 **tracking.provenance_tags(stage, list(inputs)),
@@ -625,20 +629,25 @@ def train_all_seeds(
             }
             with tracking.run(spec.task_name, run_name, params=spec.config(), tags=tags):
                 result = fit_fn(
-                    spec, seed, callbacks=[tracking.MLflowEpochLogger()], evaluate_test=True
+                    spec,
+                    seed,
+                    callbacks=[tracking.MLflowEpochLogger(), recorder],
+                    evaluate_test=True,
                 )
                 _log_seed(tracking, spec, result)
         else:
-            result = fit_fn(spec, seed, evaluate_test=True)
+            result = fit_fn(spec, seed, callbacks=[recorder], evaluate_test=True)
         results.append(result)
+        recorders.append(recorder)
         per_seed[f"s{seed}"] = seed_metrics(result)
         curves += [{"seed": float(seed), **row} for row in result.history]
         log.info("%s: %s", run_name, json.dumps(result.test))
     models_dir = Path(models_dir)
     with atomic_path(models_dir) as tmp:
         tmp.mkdir()
-        for result in results:
+        for result, recorder in zip(results, recorders, strict=True):
             torch.save(result.model.state_dict(), tmp / f"seed{result.seed}.pt")
+            recorder.save(tmp / f"seed{result.seed}.predictions.npz")
             (tmp / f"seed{result.seed}.json").write_text(
                 json.dumps(
                     {
