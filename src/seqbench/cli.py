@@ -205,7 +205,12 @@ def predict(
         tracking.configure(tracking_uri)
         try:
             model = mlflow.pyfunc.load_model(uri)
-            data = pd.DataFrame({"text": reviews}) if reviews else pd.read_csv(csv)
+            if reviews:
+                data = pd.DataFrame({"text": reviews})
+            else:  # only the columns the model takes (a timestamp column may be present)
+                data = pd.read_csv(csv)
+                wanted = model.metadata.get_input_schema().input_names()
+                data = data[[c for c in data.columns if c in wanted]]
             result = model.predict(data)
         except MlflowException as exc:
             raise SeqbenchError(f"{uri}: {str(exc).splitlines()[0]}") from None
