@@ -8,6 +8,7 @@ the peephole scan implementations (``--compile`` adds torch.compile, minutes to 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 
@@ -33,15 +34,19 @@ SIZES = {
 SPEC = ClassificationSpec(vocab_size=1000, num_classes=2)  # small vocab: params ≈ the encoder
 
 
-def seconds_per_call(step: Callable[[], None], min_time: float, warmup: int = 2) -> float:
-    """Mean wall time of ``step`` after ``warmup`` calls, over at least ``min_time`` seconds."""
+def seconds_per_call(step: Callable[[], None], min_time: float, warmup: int = 4) -> float:
+    """Median wall time of ``step`` after ``warmup`` calls, timing >= 3 calls and ``min_time`` s.
+
+    The median, not the mean, so that stalls from other jobs on a shared CPU do not dominate.
+    """
     for _ in range(warmup):
         step()
-    calls, start = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - start < min_time:
+    times: list[float] = []
+    while len(times) < 3 or sum(times) < min_time:
+        start = time.perf_counter()
         step()
-        calls += 1
-    return (time.perf_counter() - start) / calls
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def train_step(arch: str, size: str, steps: int, batch: int) -> tuple[Callable[[], None], int, int]:

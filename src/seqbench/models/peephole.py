@@ -13,20 +13,22 @@ gate order i, f, g, o), plus ``peephole_l{k}[_reverse]`` of shape (3, H) holding
 with zero peepholes the module computes exactly ``nn.LSTM``.
 
 No fused kernel exists, so speed comes from: the input projection of all steps in one matmul,
-one ``addmm`` for the recurrent gates per step, and the step loop compiled by TorchScript.
-Measured on this project's shared 2-core CPU (torch 2.13, forward+backward, B=32, T=64,
-I=H=64, unidirectional, ms per batch after warm-up; ``bench/models.py --peephole-impls``):
+one ``addmm`` for the recurrent gates per step, per-step inputs taken with ``unbind`` (indexing
+``xw[t]`` made backward quadratic in T: 3x slower at T=256), and the step loop compiled by
+TorchScript. Measured on this project's shared 2-core CPU, 1 thread (torch 2.13,
+forward+backward, B=32, T=64, I=H=64, ms per batch, median after warm-up;
+``bench/models.py --threads 1 --peephole-impls``), two runs:
 
-    nn.LSTM (oneDNN, fused)          3-13 ms
-    eager Python loop                29-53 ms
-    torch.jit.script loop (chosen)   19-46 ms   (~10-30 % faster than eager, same results)
+    nn.LSTM (oneDNN, fused)          6-11 ms
+    eager Python loop                21-36 ms
+    torch.jit.script loop (chosen)   18-19 ms
     torch.compile loop               173 ms, after 172 s of compilation for one shape
 
 The machine was shared with other jobs, hence the ranges; TorchScript was faster than eager in
-every interleaved run, but its 2nd-3rd calls pay a one-off fusion compile of a few seconds.
-torch.compile was both slow to compile (the 64-step loop is unrolled) and slower afterwards, and
-would recompile for every new sequence length, so it is not used. ``torch.jit`` is deprecated
-in torch 2.13; if scripting fails, the eager loop (identical maths) is used instead.
+every interleaved run, but its 2nd-3rd calls pay a one-off fusion compile (0.1-2 s).
+torch.compile (measured before the ``unbind`` change) was slow to compile (the T-step loop is
+unrolled), slower afterwards, and recompiles for every new sequence length, so it is not used.
+``torch.jit`` is deprecated in torch 2.13; if scripting fails the eager loop (same maths) runs.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def peephole_scan(
     w_hh_t = w_hh.t()  # (H, 4H)
     p_i, p_f, p_o = peep[0], peep[1], peep[2]  # (H,) each
     outputs: list[Tensor] = []
-    for t in range(xw.size(0)):
-        gates = torch.addmm(xw[t], h, w_hh_t)  # (B, 4H)
+    inputs = xw.unbind(0)  # not xw[t]: each xw[t]'s backward would zero-fill all of (T, B, 4H)
+    for t in range(len(inputs)):
+        gates = torch.addmm(inputs[t], h, w_hh_t)  # (B, 4H)
         i, f, g, o = gates.chunk(4, 1)  # (B, H) each
         i = torch.sigmoid(i + p_i * c)
         f = torch.sigmoid(f + p_f * c)
