@@ -157,6 +157,8 @@ def test_classification_fit_learns_and_is_reproducible(text_spec) -> None:
     assert first.test["test/acc"] > 0.8
     assert {"test/loss", "test/acc", "test/f1", "test/auroc"} <= set(first.test)
     assert first.best_val == max(h["val/acc"] for h in first.history)
+    assert first.history[0]["train/lr"] == pytest.approx(text_spec.optim.lr)  # cosine start
+    assert first.history[1]["train/lr"] < text_spec.optim.lr
     assert 0.0 <= first.padding_fraction < 0.3
     again = fit(text_spec, seed=3, evaluate_test=True)
     assert again.test == first.test

@@ -301,9 +301,12 @@ class BestState(Checkpoint):
         self.history: list[dict[str, float]] = []
         self.epoch_seconds: list[float] = []
         self._start = 0.0
+        self._lr = math.nan
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+        # The rate this epoch trains with (epoch schedulers step before epoch-end hooks run).
+        self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_seconds.append(time.perf_counter() - self._start)
@@ -312,7 +315,7 @@ class BestState(Checkpoint):
             for k, v in trainer.callback_metrics.items()
             if k.startswith(("train/", "val/"))
         }
-        metrics["train/lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        metrics["train/lr"] = self._lr
         epoch = trainer.current_epoch
         self.history.append({"epoch": float(epoch), **metrics})
         log.info("epoch %d  %s", epoch, "  ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -613,6 +616,8 @@ def train_all_seeds(
 
         tracking.configure()
     stage = stage or f"train@{spec.name}"
+    # Code and data do not change between seeds: read git and dvc.lock once.
+    provenance = tracking.provenance_tags(stage, list(inputs)) if tracking is not None else {}
     per_seed: dict[str, dict[str, float]] = {}
     curves: list[dict[str, float]] = []
     results: list[FitResult] = []
@@ -622,7 +627,7 @@ def train_all_seeds(
         recorder = PredictionRecorder()
         if tracking is not None:
             tags = {
-                **tracking.provenance_tags(stage, list(inputs)),
+                **provenance,
                 "seqbench.task": spec.task_name,
                 "seqbench.arch": spec.arch,
                 "seqbench.seed": str(seed),
