@@ -104,10 +104,14 @@ def test_report_from_fake_metrics(tmp_path: Path) -> None:
     imdb_rows = [line for line in text.splitlines() if line.startswith("| ")]
     gru = next(r for r in imdb_rows if r.startswith("| gru |"))
     assert "85.00 ± 7.07" in gru and "75.00 ± 7.07" in gru  # acc and f1 in %
-    assert "| 2.5 ± 0.71 | 1.5 |" in gru  # s/epoch mean ± std; epochs to best = best_epoch + 1
-    assert "| **transformer** | 1.23k |" in text and "86.00 ± 0.00" in text
+    assert "| 2.50 ± 0.71 | 1.5 |" in gru  # s/epoch mean ± std; epochs to best = best_epoch + 1
+    assert (
+        "| **transformer** | 1.23k |" in text
+        and "86.00 ± 0.00" in text
+        and "| 6.25 ± 0.35 |" in text
+    )
     assert "| *Published: Maas et al. 2011* | — | — | 88.89 |" in text
-    assert "7.5 ± 0.71" in text and "| **transformer** |" in text
+    assert "| 7.50 ± 0.71 | 9.50 ± 0.71 |" in text and "| **transformer** |" in text
     assert "| *Published: LSTM* | — | — | 7.16 | 9.71 |" in text
     assert [c.best for c in comparisons] == ["transformer", "transformer"]
     assert "(higher is better)" in text and "(lower is better)" in text

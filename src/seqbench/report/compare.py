@@ -233,15 +233,19 @@ PERCENT = ("acc", "f1", "auroc")  # fractions shown as percentages
 
 
 def fmt_metric(name: str, value: float | None, std: float | None = None) -> str:
-    """``0.8812 ± 0.0040`` → ``88.12 ± 0.40``; errors with 4 significant digits."""
+    """Accuracy-like fractions in % with 2 decimals (``88.12 ± 0.40``); errors with the std
+    rounded to 2 significant digits and the mean to the same decimal (``7.50 ± 0.71``)."""
     if value is None or not math.isfinite(value):
         return "—"
-    scale = 100.0 if name.split("/")[-1] in PERCENT else 1.0
-    digits = 2 if scale == 100.0 else 4
-    text = f"{value * scale:.{digits}f}" if scale == 100.0 else f"{value:.{digits}g}"
-    if std is not None:
-        text += f" ± {std * scale:.{digits}f}" if scale == 100.0 else f" ± {std:.2g}"
-    return text
+    if name.split("/")[-1] in PERCENT:
+        text = f"{value * 100:.2f}"
+        return text if std is None else f"{text} ± {std * 100:.2f}"
+    if std is None:
+        return f"{value:.4g}"
+    if not math.isfinite(std) or std <= 0:
+        return f"{value:#.4g}".rstrip(".") + " ± 0"
+    decimals = min(6, max(0, 1 - math.floor(math.log10(std))))
+    return f"{value:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def metric_header(name: str) -> str:
@@ -307,7 +311,7 @@ def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
             fmt_count(row.parameters),
             fmt_count(row.flops),
             *(fmt_metric(m, row.mean.get(m), row.std.get(m)) for m in cmp.metrics),
-            "—" if spe is None else f"{spe:.3g} ± {row.std.get('seconds_per_epoch', 0.0):.2g}",
+            fmt_metric("seconds_per_epoch", spe, row.std.get("seconds_per_epoch")),
             "—" if best_epoch is None else f"{best_epoch + 1:.3g}",
             *(fmt_seconds(row.latency.get(b)) for b in sizes),
             fmt_p(row.test, cfg.alpha, row.arch == cmp.best),
