@@ -89,6 +89,8 @@ def test_forecast_pyfunc_takes_and_returns_original_units(served) -> None:
     expected = scaled * scale[1] + center[1]
     assert result["OT"].to_numpy() == pytest.approx(expected, rel=1e-5)
     assert 3.0 < result["OT"].mean() < 17.0  # the series lives around 10 ± 5, not around 0
+    as_int = model.predict(recent.round().astype("int64"))  # whole counts arrive as integers
+    assert as_int["OT"].notna().all() and len(as_int) == 3
     two = pd.concat([recent.assign(window=7), recent.iloc[:10].assign(window=9)])
     batch = model.predict(two)
     assert list(batch["window"]) == [7, 7, 7, 9, 9, 9]

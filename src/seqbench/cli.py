@@ -178,13 +178,9 @@ def predict(
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
     """Predict with the champion of a task: review text (IMDB) or a CSV of recent values."""
-    import warnings
-
     import mlflow
     import pandas as pd
     from mlflow.exceptions import MlflowException
-
-    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
     from seqbench import tracking
     from seqbench.config import load_params

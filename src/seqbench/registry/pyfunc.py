@@ -204,7 +204,10 @@ class SeqbenchModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.predictor = load_predictor(context.artifacts["bundle"])
 
-    # No annotations: MLflow would read them as an input schema (the logged signature is it).
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        """Predictions for raw inputs (see :class:`TextPredictor`, :class:`ForecastPredictor`)."""
+    # A DataFrame hint (MLflow infers no schema from it): the logged signature describes the
+    # input; MLflow turns a list of reviews into a one-column DataFrame before this call.
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        """Predictions for raw inputs (see ``TextPredictor``, ``ForecastPredictor``)."""
         return self.predictor.predict(model_input)

@@ -35,6 +35,7 @@ from seqbench.trained import SeedModel, best_seed, file_sha256
 log = logging.getLogger(__name__)
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
+BUNDLE_FORMAT = 2  # bump when the pyfunc's interface changes, so the next run registers anew
 TAG_DIGEST = "seqbench.bundle_sha256"
 TAG_WEIGHTS = "seqbench.weights_sha256"
 TAG_ARCH = "seqbench.arch"
@@ -71,6 +72,7 @@ def make_bundle(
     out_dir.mkdir(parents=True)
     shutil.copyfile(seed.weights, out_dir / WEIGHTS)
     manifest: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
         "kind": seed.kind,
         "task": seed.task,
         "arch": seed.arch,
@@ -121,6 +123,7 @@ def signature_and_example(bundle: Path, cfg: RegisterConfig, processed_dir: Path
     """The pyfunc's input/output schema and an input example of raw values."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
 
     manifest = json.loads((bundle / MANIFEST).read_text())
     if manifest["kind"] == "classification":
@@ -131,7 +134,8 @@ def signature_and_example(bundle: Path, cfg: RegisterConfig, processed_dir: Path
         signature = ModelSignature(Schema([ColSpec("string")]), Schema(outputs))
         return signature, pd.DataFrame({TEXT_COLUMN: list(cfg.text_examples)})
     features, length = manifest["features"], manifest["input_length"]
-    inputs = [ColSpec("double", f) for f in features]
+    # Any numeric type: MLflow refuses to cast int columns (e.g. vehicle counts) to double.
+    inputs = [ColSpec(AnyType(), f) for f in features]
     inputs.append(ColSpec("long", WINDOW_COLUMN, required=False))
     outputs = [ColSpec("long", WINDOW_COLUMN), ColSpec("long", "step")]
     outputs += [ColSpec("double", t) for t in manifest["targets"]]
