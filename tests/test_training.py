@@ -18,8 +18,10 @@ from seqbench.config import ConfigError, TimeSeriesConfig, build
 from seqbench.profiles import deep_merge, run_with_profile
 from seqbench.training import (
     NonFiniteLossError,
+    configure_threads,
     fit,
     load_best_params,
+    physical_cores,
     resolve_run,
     train_all_seeds,
 )
@@ -303,3 +305,15 @@ def test_profile_overlay_is_merged_then_restored(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sedes: unknown key"):
         run_with_profile(profile, ["true"], params)
     assert params.read_text() == original
+
+
+def test_threads_auto_uses_physical_cores() -> None:
+    import os
+
+    before = torch.get_num_threads()
+    try:
+        assert 1 <= physical_cores() <= len(os.sched_getaffinity(0))
+        assert configure_threads("auto") == physical_cores()
+        assert configure_threads(1) == 1
+    finally:
+        torch.set_num_threads(before)

@@ -60,8 +60,8 @@ class TrainConfig:
 
     ``patience`` 0 disables early stopping. ``fraction`` < 1 trains, validates and tests on a fixed
     seeded subset (smoke runs, tuning). ``precision`` mixed modes apply on GPUs; CPU runs use
-    ``32-true`` (``bf16-mixed`` is honoured). ``threads: auto`` uses every CPU this process may
-    run on.
+    ``32-true`` (``bf16-mixed`` is honoured). ``threads: auto`` uses one thread per physical core
+    this process may run on.
     """
 
     max_epochs: int = 10
@@ -279,9 +279,28 @@ def load_best_params(path: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may run on (SMT siblings counted once)."""
+    cpus = os.sched_getaffinity(0)
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            core = (topology / "core_id").read_text().strip()
+        except OSError:
+            return len(cpus)
+        cores.add((package, core))
+    return max(1, len(cores))
+
+
 def configure_threads(threads: int | str) -> int:
-    """Set torch's intra-op threads (``auto``: the CPUs this process may use); return the count."""
-    n = len(os.sched_getaffinity(0)) if threads == "auto" else int(threads)
+    """Set torch's intra-op threads (``auto``: physical cores available); return the count.
+
+    On a machine shared with other busy processes fewer threads can be much faster (OpenMP
+    threads spin while waiting): set ``train.threads`` explicitly there.
+    """
+    n = physical_cores() if threads == "auto" else int(threads)
     torch.set_num_threads(max(1, n))
     return torch.get_num_threads()
 
