@@ -82,9 +82,10 @@ def main() -> None:
     parser.add_argument("--epoch", action="store_true", help="a whole epoch instead")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each path")
+    parser.add_argument("--threads", type=int, help="torch threads (default: train.threads)")
     args = parser.parse_args()
     spec = resolve_run(load_params(args.params), "imdb", args.arch, data_dir=args.data)
-    threads = configure_threads(spec.train.threads)
+    threads = configure_threads(args.threads or spec.train.threads)
     torch.use_deterministic_algorithms(True)
     batches = None if args.epoch else args.batches
 
