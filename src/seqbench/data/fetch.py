@@ -67,7 +67,7 @@ def fetch(source: SourceConfig, out_dir: str | Path, mirror: Path | None = None)
     """
     mirror = mirror if mirror is not None else mirror_dir()
     target = Path(out_dir) / source.name
-    trusted = {source.sha256}
+    trusted = {source.sha256: "pinned"}  # sha256 -> where that value comes from
     mirror_file: Path | None = None
     if mirror is not None:
         candidate = mirror / source.mirror
@@ -80,19 +80,19 @@ def fetch(source: SourceConfig, out_dir: str | Path, mirror: Path | None = None)
                     f"the pinned {source.sha256}"
                 )
             if listed:
-                trusted.add(listed)
+                trusted.setdefault(listed, str(mirror / SUMS_FILE))
 
     if target.is_file() and sha256_file(target) in trusted:
         return target
 
     if mirror_file is not None:
-        _copy_verified(mirror_file, target, trusted, origin=f"{mirror / SUMS_FILE}")
+        _copy_verified(mirror_file, target, trusted)
         return target
     _download_verified(source, target, mirror)
     return target
 
 
-def _copy_verified(src: Path, target: Path, trusted: set[str], origin: str) -> None:
+def _copy_verified(src: Path, target: Path, trusted: dict[str, str]) -> None:
     with atomic_path(target) as tmp:
         digest = hashlib.sha256()
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
@@ -101,8 +101,8 @@ def _copy_verified(src: Path, target: Path, trusted: set[str], origin: str) -> N
                 fout.write(chunk)
         got = digest.hexdigest()
         if got not in trusted:
-            expected = " or ".join(sorted(trusted))
-            raise FetchError(f"{src}: sha256 mismatch: expected {expected} ({origin}), got {got}")
+            expected = " or ".join(f"{sha} ({origin})" for sha, origin in trusted.items())
+            raise FetchError(f"{src}: sha256 mismatch: expected {expected}, got {got}")
 
 
 def _download_verified(source: SourceConfig, target: Path, mirror: Path | None) -> None:
