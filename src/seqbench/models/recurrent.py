@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqbench.models.base import Encoder
+from seqbench.models.base import Encoder, valid_mask
 from seqbench.models.config import ModelConfig
 from seqbench.models.peephole import PeepholeLSTM
 
@@ -21,9 +21,13 @@ CELLS: dict[str, tuple[type[nn.Module], int]] = {
 class RecurrentEncoder(Encoder):
     """Stacked, optionally bidirectional recurrent encoder over right-padded batches.
 
-    The fused cuDNN/oneDNN kernels of ``nn.RNN/LSTM/GRU`` see packed sequences, so padding
-    never enters the recurrence (backward direction included); the peephole LSTM masks its
-    state instead. States are zero at padding steps.
+    Padding never reaches a valid step's state, and states are zero at padding steps.
+    Unidirectional stacks run on the padded batch: step ``t`` depends only on steps ``<= t``, so
+    the valid steps equal a packed run's, and on CPU only the unpacked input takes the fused
+    oneDNN LSTM kernel (packing also makes the backward pass zero-fill per step). Per batch
+    B=64, T=200, H=128, fwd+bwd, 2 threads: LSTM 99 ms padded vs 506 ms packed, GRU 123 vs
+    333, RNN 63 vs 159. Bidirectional stacks are packed, so the backward direction starts at
+    each sequence's last valid step; the peephole LSTM masks its state instead.
     """
 
     def __init__(self, cfg: ModelConfig, input_size: int, cell: str) -> None:
@@ -46,6 +50,10 @@ class RecurrentEncoder(Encoder):
         if not self.fused:
             states, _ = self.rnn(h, lengths)  # (B, T, dirs·H); final (h, c) unused
             return states, lengths
+        if self.directions == 1:
+            states, _ = self.rnn(h)  # (B, T, H); final state unused: we pool states
+            mask = valid_mask(lengths.to(h.device), h.size(1))[..., None]  # (B, T, 1)
+            return states.masked_fill(~mask, 0.0), lengths
         packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)  # final state (h, or (h, c) for LSTM) unused: we pool states
         states, _ = pad_packed_sequence(out, batch_first=True, total_length=h.size(1))
