@@ -361,3 +361,22 @@ def attention_scores(arch: str, cfg: ModelConfig, steps: int, decoding: str) -> 
     if decoding == "direct":
         return enc(steps)
     return sum(enc(steps + k) for k in range(3))
+
+
+@pytest.mark.parametrize("arch", TRANSFORMERS)
+def test_attention_dropout_defaults_to_dropout_and_can_be_set_apart(arch):
+    def rates(cfg: ModelConfig) -> set[tuple[str, float]]:
+        model = build_model(cfg, TEXT)
+        return {
+            (type(m).__name__, m.dropout if hasattr(m, "heads") else m.p)
+            for m in model.encoder.modules()
+            if hasattr(m, "heads") or isinstance(m, nn.Dropout)
+        }
+
+    assert rates(tiny(arch, dropout=0.3)) == {("Attention", 0.3), ("Dropout", 0.3)}
+    assert rates(tiny(arch, dropout=0.3, attention_dropout=0.0)) == {
+        ("Attention", 0.0),
+        ("Dropout", 0.3),
+    }
+    with pytest.raises(ConfigError, match="attention_dropout"):
+        tiny(arch, attention_dropout=1.0)

@@ -20,6 +20,8 @@ class ModelConfig:
     ``pooling`` None picks the architecture's default (the first it supports).
     ``embedding_size`` is the adapter width of recurrent models (None: ``hidden_size``);
     Transformers always embed to ``hidden_size``. ``max_length`` bounds Transformer positions.
+    ``attention_dropout`` drops Transformer attention weights (None: ``dropout``); on CPU it costs
+    more than the attention itself (a (B, heads, T, T) random mask, and no fused kernel).
     """
 
     arch: str
@@ -28,6 +30,7 @@ class ModelConfig:
     num_decoder_layers: int | None = None
     bidirectional: bool = False
     dropout: float = 0.0
+    attention_dropout: float | None = None
     num_heads: int = 4
     ff_size: int | None = None
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"
@@ -49,6 +52,12 @@ class ModelConfig:
         check(self.hidden_size >= 1, "hidden_size", "an integer >= 1", self.hidden_size)
         check(self.num_layers >= 1, "num_layers", "an integer >= 1", self.num_layers)
         check(0.0 <= self.dropout < 1.0, "dropout", "a number in [0, 1)", self.dropout)
+        check(
+            self.attention_dropout is None or 0.0 <= self.attention_dropout < 1.0,
+            "attention_dropout",
+            "a number in [0, 1) or null",
+            self.attention_dropout,
+        )
         check(self.max_length >= 1, "max_length", "an integer >= 1", self.max_length)
         check(
             self.pooling is None or self.pooling in spec.poolings,
@@ -107,6 +116,11 @@ class ModelConfig:
     def ff(self) -> int:
         """Transformer feed-forward width (4 × hidden_size unless set)."""
         return self.ff_size or 4 * self.hidden_size
+
+    @property
+    def attn_dropout(self) -> float:
+        """Dropout on Transformer attention weights (``dropout`` unless set)."""
+        return self.dropout if self.attention_dropout is None else self.attention_dropout
 
     @property
     def decoder_layers(self) -> int:

@@ -71,12 +71,21 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm block: self-attention, optional cross-attention to a memory, then an MLP."""
 
-    def __init__(self, d: int, heads: int, ff: int, dropout: float, cross: bool = False) -> None:
+    def __init__(
+        self,
+        d: int,
+        heads: int,
+        ff: int,
+        dropout: float,
+        cross: bool = False,
+        attention_dropout: float | None = None,
+    ) -> None:
         super().__init__()
+        attn = dropout if attention_dropout is None else attention_dropout
         self.norm_self = nn.LayerNorm(d)
-        self.self_attn = Attention(d, heads, dropout)
+        self.self_attn = Attention(d, heads, attn)
         self.norm_cross = nn.LayerNorm(d) if cross else None
-        self.cross_attn = Attention(d, heads, dropout) if cross else None
+        self.cross_attn = Attention(d, heads, attn) if cross else None
         self.norm_mlp = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
         self.drop = nn.Dropout(dropout)
@@ -134,7 +143,8 @@ class TransformerEncoder(Encoder):
         self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02) if self.pooling == "cls" else None
         self.positions = PositionalEncoding(cfg.positional, cfg.max_length, d)
         self.blocks = nn.ModuleList(
-            Block(d, cfg.num_heads, cfg.ff, cfg.dropout) for _ in range(cfg.num_layers)
+            Block(d, cfg.num_heads, cfg.ff, cfg.dropout, attention_dropout=cfg.attn_dropout)
+            for _ in range(cfg.num_layers)
         )
         self.norm = nn.LayerNorm(d)
 
@@ -173,11 +183,12 @@ class TransformerEncDec(Encoder):
         self.out_size = d
         self.positions = PositionalEncoding(cfg.positional, cfg.max_length, d)
         self.encoder = nn.ModuleList(
-            Block(d, cfg.num_heads, cfg.ff, cfg.dropout) for _ in range(cfg.num_layers)
+            Block(d, cfg.num_heads, cfg.ff, cfg.dropout, attention_dropout=cfg.attn_dropout)
+            for _ in range(cfg.num_layers)
         )
         self.encoder_norm = nn.LayerNorm(d)
         self.decoder = nn.ModuleList(
-            Block(d, cfg.num_heads, cfg.ff, cfg.dropout, cross=True)
+            Block(d, cfg.num_heads, cfg.ff, cfg.dropout, True, cfg.attn_dropout)
             for _ in range(cfg.decoder_layers)
         )
         self.decoder_norm = nn.LayerNorm(d)
