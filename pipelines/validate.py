@@ -4,7 +4,8 @@ import importlib
 
 from seqbench import stage
 from seqbench.config import dataset_config, load_params
-from seqbench.validation.core import load_splits, validate_frames
+from seqbench.io import load_splits
+from seqbench.validation.core import validate_frames
 
 # dataset kind -> module whose ``suite(cfg)`` returns the list of checks
 SUITES = {

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import IMDB_PARAMS
 
+from seqbench.io import load_splits
 from seqbench.validation.core import (
     Check,
     DataValidationError,
-    load_splits,
     require_passed,
     validate_frames,
 )

@@ -9,7 +9,18 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from seqbench.errors import SeqbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SPLITS = ("train", "val", "test")
+
+
+class MissingInputError(SeqbenchError):
+    """A stage input that an upstream stage should have written is absent."""
 
 
 @contextlib.contextmanager
@@ -40,3 +51,18 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def load_splits(
+    processed_dir: str | Path, splits: tuple[str, ...] = SPLITS
+) -> dict[str, pd.DataFrame]:
+    """Read ``processed_dir/<split>.parquet`` for each split (the prepare stage's output)."""
+    import pandas as pd
+
+    frames = {}
+    for split in splits:
+        path = Path(processed_dir) / f"{split}.parquet"
+        if not path.is_file():
+            raise MissingInputError(f"{path}: missing; run the prepare stage first")
+        frames[split] = pd.read_parquet(path)
+    return frames

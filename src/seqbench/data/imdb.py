@@ -18,7 +18,6 @@ from seqbench.config import ImdbConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path
 
-SPLITS = ("train", "val", "test")
 LABELS = {"neg": 0, "pos": 1}
 SCHEMA = pa.schema(
     [("id", pa.int64()), ("rating", pa.int64()), ("label", pa.int64()), ("text", pa.string())]

@@ -15,11 +15,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqbench.config import SplitConfig, TimeSeriesConfig, WindowConfig
 from seqbench.errors import SeqbenchError
-from seqbench.io import atomic_path, read_json, write_json
+from seqbench.io import SPLITS, atomic_path, load_splits, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 TIMESTAMP = "timestamp"
 SCALER_FILE = "scaler.json"
 WINDOWS_FILE = "windows.json"
@@ -381,16 +380,6 @@ def prepare(cfg: TimeSeriesConfig, raw_dir: Path, out_dir: Path) -> dict[str, in
         )
     return {name: info["rows"] for name, info in summary["splits"].items()}
 
-
-def load_splits(processed_dir: Path) -> dict[str, pd.DataFrame]:
-    """The prepared ``{train,val,test}.parquet`` frames of ``processed_dir``."""
-    frames = {}
-    for name in SPLITS:
-        path = Path(processed_dir) / f"{name}.parquet"
-        if not path.is_file():
-            raise TimeSeriesDataError(f"{path}: missing; run the prepare stage first")
-        frames[name] = pd.read_parquet(path)
-    return frames
 
 
 # ---------------------------------------------------------------------------------------------

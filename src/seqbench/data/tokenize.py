@@ -13,10 +13,9 @@ import pandas as pd
 
 from seqbench.config import TokenizerConfig
 from seqbench.errors import SeqbenchError
-from seqbench.io import atomic_path, write_json
+from seqbench.io import SPLITS, atomic_path, load_splits, write_json
 from seqbench.validation.core import require_passed
 
-SPLITS = ("train", "val", "test")
 PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1: the trainers assign special tokens first
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "meta.json"
@@ -168,7 +167,9 @@ def tokenize_dataset(
     whole or not at all.
     """
     require_passed(report_dir)
-    frames = {split: _read_split(Path(processed_dir), split) for split in SPLITS}
+    frames = load_splits(processed_dir)
+    for split, frame in frames.items():
+        _require_columns(Path(processed_dir) / f"{split}.parquet", frame)
     tokenizer = train_tokenizer(cfg, frames["train"]["text"].tolist())
     encoder = TextEncoder(tokenizer, cfg.max_length, head_length(cfg))
     meta = {
@@ -248,12 +249,7 @@ def _stats(encoded: EncodedSplit, full_lengths: np.ndarray, unk_id: int) -> dict
     }
 
 
-def _read_split(processed_dir: Path, split: str) -> pd.DataFrame:
-    path = processed_dir / f"{split}.parquet"
-    if not path.is_file():
-        raise TokenizeError(f"{path}: missing; run the prepare stage first")
-    frame = pd.read_parquet(path, columns=None)
+def _require_columns(path: Path, frame: pd.DataFrame) -> None:
     missing = {"text", "label"} - set(frame.columns)
     if missing:
         raise TokenizeError(f"{path}: expected columns text and label; missing {sorted(missing)}")
-    return frame

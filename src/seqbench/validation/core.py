@@ -13,7 +13,6 @@ import pandas as pd
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path, read_json, write_json
 
-SPLITS = ("train", "val", "test")
 SUMMARY_FILE = "summary.json"
 DOCS_DIR = "data_docs"
 ALL_SPLITS = "all"  # asset name of the concatenated splits, for checks with split=None
@@ -68,17 +67,6 @@ def validate_frames(
     if not summary["success"]:
         raise DataValidationError(failure_message(summary))
     return summary
-
-
-def load_splits(processed_dir: str | Path, splits: Iterable[str] = SPLITS) -> dict:
-    """Read ``processed_dir/<split>.parquet`` for each split into a dict of data frames."""
-    frames = {}
-    for split in splits:
-        path = Path(processed_dir) / f"{split}.parquet"
-        if not path.is_file():
-            raise DataValidationError(f"{path}: missing; run the prepare stage first")
-        frames[split] = pd.read_parquet(path)
-    return frames
 
 
 def failure_message(summary: dict) -> str:

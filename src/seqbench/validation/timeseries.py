@@ -14,7 +14,8 @@ import pandas as pd
 
 from seqbench.config import TimeSeriesConfig
 from seqbench.data.timeseries import SPLITS, TIMESTAMP, frequency
-from seqbench.validation.core import Check, load_splits, validate_frames
+from seqbench.io import load_splits
+from seqbench.validation.core import Check, validate_frames
 
 STEP_FACT = "step_in_whole_periods"  # the step from the previous row is a positive multiple of
 # the frequency: exactly one period inside a segment, several across a gap, never off the grid
