@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.seqbench-installed
 MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
+PROFILE ?=
 
 .PHONY: setup run smoke test test-slow lint format lock ui clean-venv
 
@@ -20,8 +21,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# PROFILE=profiles/large.yaml runs with that overlay merged over params.yaml (see `smoke`).
 run: setup
+ifdef PROFILE
+	$(BIN)/python -m seqbench.profiles $(PROFILE) -- $(BIN)/dvc repro
+else
 	$(BIN)/dvc repro
+endif
 
 # The whole pipeline on tiny budgets (profiles/smoke.yaml merged over params.yaml for the run;
 # params.yaml is restored afterwards). Uses $$SEQBENCH_MIRROR like `make run`.

@@ -8,18 +8,73 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import platform
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from seqbench.errors import SeqbenchError
 
+# Where each DVC stage leaves its wall-clock record (read by the readme stage); relative to the
+# repository root, which is the working directory DVC runs stage commands in.
+TIMINGS_DIR = Path("reports/timings")
+
+
+def machine() -> dict[str, Any]:
+    """The machine running this process: CPU model, logical CPUs, memory, GPU if torch sees one."""
+    cpu = platform.processor() or platform.machine()
+    with_model = Path("/proc/cpuinfo")
+    if with_model.is_file():
+        for line in with_model.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    gpu = None
+    torch = sys.modules.get("torch")  # only a stage that trained has imported it
+    if torch is not None and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(0)
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": None if memory is None else round(memory, 1),
+        "gpu": gpu,
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def record_timing(name: str, started: float, seconds: float, directory: Path = TIMINGS_DIR) -> None:
+    """Write ``directory/<name>.json``: how long stage ``name`` ran, when, and on what machine."""
+    from seqbench.io import write_json
+
+    stamp = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
+    write_json(
+        directory / f"{name}.json",
+        {"stage": name, "seconds": round(seconds, 2), "started": stamp, "machine": machine()},
+    )
+
 
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser) -> None:
-    """Parse argv with ``parser`` and run ``main``; print user errors as one line and exit 1."""
+    """Parse argv with ``parser`` and run ``main``; print user errors as one line and exit 1.
+
+    Under ``dvc repro`` (``$DVC_STAGE`` set) a successful stage records its wall-clock time in
+    ``reports/timings/<stage>.json``, so the README's results can say how long the run took.
+    """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser.parse_args()
+    started, clock = time.time(), time.perf_counter()
     try:
         main(args)
+        if os.environ.get("DVC_STAGE"):
+            record_timing(os.environ["DVC_STAGE"], started, time.perf_counter() - clock)
     except SeqbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

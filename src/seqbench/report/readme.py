@@ -1,0 +1,161 @@
+"""The README's results section: the comparison tables plus where and how long the run took.
+
+The ``readme`` stage renders it from ``reports/comparison.md`` and the per-stage timing records
+that :func:`seqbench.stage.run` leaves in ``reports/timings/``, writes it to
+``reports/results.md`` and splices it into ``README.md`` between two marker comments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqbench.errors import SeqbenchError
+
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+
+
+class ReadmeError(SeqbenchError):
+    """The README cannot take the generated section (markers missing or out of order)."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One stage's wall-clock record (``reports/timings/<stage>.json``)."""
+
+    stage: str
+    seconds: float
+    started: str
+    machine: dict[str, Any]
+
+
+def pipeline_stages(params: dict[str, Any]) -> list[str]:
+    """Every stage name of the pipeline ``dvc.yaml`` builds from ``params``, in run order."""
+    datasets = list(params.get("datasets", {}))
+    pairs = [f"{t}-{a}" for t in params["train"]["tasks"] for a in params["train"]["architectures"]]
+    return [
+        *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),
+        *(f"tokenize@{name}" for name in params.get("tokenize", {})),
+        *(f"tune@{p}" for p in pairs),
+        *(f"train@{p}" for p in pairs),
+        "compare",
+        "register",
+    ]
+
+
+def read_timings(directory: Path, stages: Sequence[str]) -> dict[str, Timing]:
+    """The timing record of each of ``stages`` that has one (a stage may never have run here)."""
+    found = {}
+    for name in stages:
+        path = directory / f"{name}.json"
+        if path.is_file():
+            raw = json.loads(path.read_text())
+            found[name] = Timing(name, float(raw["seconds"]), raw["started"], raw["machine"])
+    return found
+
+
+def group_of(stage: str, tasks: Sequence[str]) -> str:
+    """``tune@imdb-lstm`` → ``tune imdb``; ``fetch@pems`` → ``fetch``; ``compare`` → ``compare``."""
+    step, _, item = stage.partition("@")
+    for task in tasks:
+        if item.startswith(f"{task}-"):
+            return f"{step} {task}"
+    return step
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def describe_machine(machines: Sequence[dict[str, Any]]) -> str:
+    """One sentence per distinct machine the stages ran on."""
+    seen: list[str] = []
+    for m in machines:
+        parts = [f"{m.get('cpus')} logical CPUs"]
+        if m.get("memory_gib"):
+            parts.append(f"{m['memory_gib']:.0f} GiB RAM")
+        parts.append(f"GPU {m['gpu']}" if m.get("gpu") else "no GPU")
+        text = f"{m.get('cpu')} ({', '.join(parts)}), {m.get('system')}, Python {m.get('python')}"
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) if seen else "an unrecorded machine"
+
+
+def timing_table(timings: dict[str, Timing], stages: Sequence[str], tasks: Sequence[str]) -> str:
+    """Wall-clock per group of stages, in pipeline order, with the total."""
+    groups: dict[str, list[float]] = {}
+    for name in stages:
+        groups.setdefault(group_of(name, tasks), [])
+        if name in timings:
+            groups[group_of(name, tasks)].append(timings[name].seconds)
+    lines = ["| stages | count | wall-clock |", "|---|---:|---:|"]
+    for group, seconds in groups.items():
+        lines.append(f"| {group} | {len(seconds)} | {fmt_duration(sum(seconds))} |")
+    total = sum(t.seconds for t in timings.values())
+    lines.append(f"| **total** | {len(timings)} | **{fmt_duration(total)}** |")
+    return "\n".join(lines)
+
+
+def comparison_body(markdown: str, link_prefix: str) -> str:
+    """The task sections of ``comparison.md``, headings one level down, figures left out."""
+    parts = re.split(r"^## ", markdown, flags=re.MULTILINE)
+    if len(parts) < 2:
+        raise ReadmeError("comparison report has no '## <task>' section")
+    out = []
+    for part in parts[1:]:
+        lines = [ln for ln in part.rstrip().splitlines() if not ln.startswith("![")]
+        text = "\n".join(lines).rstrip()
+        text = text.replace("](figures/", f"]({link_prefix}figures/")
+        out.append(f"### {text}")
+    return "\n\n".join(out)
+
+
+def results_section(
+    comparison_md: str,
+    timings: dict[str, Timing],
+    stages: Sequence[str],
+    tasks: Sequence[str],
+    report_link: str = "reports/comparison.md",
+) -> str:
+    """The markdown between the README markers (markers excluded)."""
+    total = sum(t.seconds for t in timings.values())
+    when = max((t.started for t in timings.values()), default=None)
+    missing = len(stages) - len(timings)
+    ran = (
+        f"The {len(timings)} stages took **{fmt_duration(total)}** of wall-clock time in total"
+        + (f" (last stage started {when[:10]})" if when else "")
+        + "."
+    )
+    if missing:
+        ran += f" {missing} of {len(stages)} stages left no timing record here and are not counted."
+    return "\n".join(
+        [
+            "<!-- Generated by the `readme` stage (pipelines/readme.py) from "
+            f"{report_link} and reports/timings/; do not edit by hand. -->",
+            "",
+            f"Machine: {describe_machine([t.machine for t in timings.values()])}. {ran}",
+            "",
+            timing_table(timings, stages, tasks),
+            "",
+            comparison_body(comparison_md, link_prefix="reports/"),
+            "",
+            f"Figures, significance tests and all numbers: [{report_link}]({report_link}).",
+        ]
+    )
+
+
+def splice(readme: str, section: str, path: Path | str = "README.md") -> str:
+    """``readme`` with the text between the results markers replaced by ``section``."""
+    start, end = readme.find(START), readme.find(END)
+    if start < 0 or end < 0 or end < start:
+        raise ReadmeError(f"{path}: expected the markers {START} and then {END}")
+    return f"{readme[: start + len(START)]}\n{section}\n{readme[end:]}"
