@@ -144,6 +144,35 @@ def test_tune_config_gives_every_arch_of_a_task_the_same_budget():
         tune_config(params, "imdb", "lstm")
 
 
+def test_task_space_overrides_the_arch_space_key_by_key():
+    params = {
+        "tune": {
+            "budget": {"n_trials": 4, "max_epochs": 2},
+            "tasks": {
+                "imdb": {
+                    "n_trials": 3,
+                    "space": {
+                        "lstm": {
+                            "model.hidden_size": {"type": "categorical", "choices": [64, 128]},
+                            "model.num_layers": None,
+                        }
+                    },
+                }
+            },
+            "space": {"lstm": SPACE},
+        }
+    }
+    imdb = tune_config(params, "imdb", "lstm")
+    assert imdb.budget.n_trials == 3
+    assert imdb.space["model.hidden_size"].choices == [64, 128]
+    assert "model.num_layers" not in imdb.space
+    assert imdb.space["optim.lr"] == tune_config(params, "pems", "lstm").space["optim.lr"]
+    assert tune_config(params, "pems", "lstm").space.keys() == parse_space(SPACE, "x").keys()
+    params["tune"]["tasks"]["imdb"]["space"]["lstm"]["model.dropout"] = {"type": "float"}
+    with pytest.raises(ConfigError, match=r"tune\.tasks\.imdb\.space\.lstm\.model\.dropout"):
+        tune_config(params, "imdb", "lstm")
+
+
 # ---------------------------------------------------------------------------------------------
 # studies
 # ---------------------------------------------------------------------------------------------

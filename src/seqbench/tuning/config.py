@@ -122,20 +122,35 @@ class _TuneSection:
 
 def tune_config(params: dict[str, Any], task: str, arch: str) -> TuneConfig:
     """Resolve ``tune`` for one ``task`` × ``arch``: ``tune.budget`` updated by
-    ``tune.tasks.<task>``, and the space ``tune.space.<arch>``."""
+    ``tune.tasks.<task>``, and the space ``tune.space.<arch>`` updated by
+    ``tune.tasks.<task>.space.<arch>`` (a key set to null there is not tuned for that task)."""
     raw = build(_TuneSection, section(params, "tune"), "tune")
-    budget = {**raw.budget, **raw.tasks.get(task, {})}
+    task_raw = dict(raw.tasks.get(task) or {})
+    task_spaces = task_raw.pop("space", None) or {}
+    budget = {**raw.budget, **task_raw}
     where = f"tune.tasks.{task}" if task in raw.tasks else "tune.budget"
     if arch not in raw.space:
         raise ConfigError(
             f"tune.space.{arch}: required key is missing; spaces exist for "
             f"{', '.join(sorted(raw.space)) or 'no architecture'}"
         )
+    if not isinstance(task_spaces, dict):
+        raise ConfigError(
+            f"tune.tasks.{task}.space: expected a mapping of architecture to space, "
+            f"got {task_spaces!r}"
+        )
+    space = dict(raw.space[arch] or {})
+    for key, spec in (task_spaces.get(arch) or {}).items():
+        if spec is None:
+            space.pop(key, None)
+        else:
+            space[key] = spec
+    where_space = f"tune.tasks.{task}.space.{arch}" if arch in task_spaces else f"tune.space.{arch}"
     return TuneConfig(
         budget=build(BudgetConfig, budget, where),
         sampler=raw.sampler,
         pruner=raw.pruner,
-        space=parse_space(raw.space[arch], f"tune.space.{arch}"),
+        space=parse_space(space, where_space),
         storage=raw.storage,
         mlflow=raw.mlflow,
         experiment=raw.experiment,
