@@ -14,7 +14,7 @@ import torch
 import yaml
 from torch import nn
 
-from seqbench.config import ConfigError, TimeSeriesConfig, build
+from seqbench.config import ConfigError, TimeSeriesConfig, build, load_params
 from seqbench.profiles import deep_merge, run_with_profile
 from seqbench.training import (
     NonFiniteLossError,
@@ -317,3 +317,23 @@ def test_threads_auto_uses_physical_cores() -> None:
         assert configure_threads(1) == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("profile", [None, "profiles/smoke.yaml", "profiles/large.yaml"])
+def test_shipped_params_and_profiles_resolve_for_every_stage(profile: str | None) -> None:
+    """params.yaml alone and with each shipped profile builds every train and tune config."""
+    from seqbench.profiles import merged_params
+    from seqbench.tuning import tune_config
+
+    root = Path(__file__).resolve().parents[1]
+    params = (
+        load_params(root / "params.yaml")
+        if profile is None
+        else merged_params(root / "params.yaml", root / profile)
+    )
+    for task in params["train"]["tasks"]:
+        for arch in params["train"]["architectures"]:
+            spec = resolve_run(params, task, arch)
+            assert spec.seeds and spec.train.max_epochs >= 1
+            cfg = tune_config(params, task, arch)
+            assert cfg.budget.n_trials >= 1 and cfg.space
