@@ -122,3 +122,24 @@ def imdb_processed(tmp_path: Path, imdb_archive, imdb_cfg) -> Path:
     imdb_archive()
     prepare(imdb_cfg, tmp_path / "raw", tmp_path / "processed")
     return tmp_path / "processed"
+
+
+def toy_datasets() -> dict:
+    """The ``datasets`` params of the tiny test pipelines: an IMDB-like text task and an
+    ETTh1-like hourly series ``toy`` (columns ``a`` and ``OT``, 300/80/80 rows, 8 → 3 windows)."""
+    source = {"url": "https://example.org/x", "sha256": "0" * 64}
+    return {
+        "imdb": {"kind": "imdb", "sources": [{"name": "a.tgz", "mirror": "a.tgz", **source}]},
+        "toy": {
+            "kind": "timeseries",
+            "sources": [{"name": "toy.csv", "mirror": "toy.csv", **source}],
+            "timestamp": {"column": "date"},
+            "columns": ["a", "OT"],
+            "features": ["a", "OT"],
+            "targets": ["OT"],
+            "frequency": "1h",
+            "split": {"method": "rows", "train": 300, "val": 80, "test": 80},
+            "window": {"input_length": 8, "horizon": 3},
+            "borrow_context": True,
+        },
+    }

@@ -12,30 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import imdb_review
+from conftest import imdb_review, toy_datasets
 
-SOURCE = {"url": "https://example.org/x", "sha256": "0" * 64}
 ARCHS = ["gru", "transformer"]
 TASKS = ["imdb", "toy"]
 
 
 def params() -> dict:
     return {
-        "datasets": {
-            "imdb": {"kind": "imdb", "sources": [{"name": "a.tgz", "mirror": "a.tgz", **SOURCE}]},
-            "toy": {
-                "kind": "timeseries",
-                "sources": [{"name": "toy.csv", "mirror": "toy.csv", **SOURCE}],
-                "timestamp": {"column": "date"},
-                "columns": ["a", "OT"],
-                "features": ["a", "OT"],
-                "targets": ["OT"],
-                "frequency": "1h",
-                "split": {"method": "rows", "train": 300, "val": 80, "test": 80},
-                "window": {"input_length": 8, "horizon": 3},
-                "borrow_context": True,
-            },
-        },
+        "datasets": toy_datasets(),
         "models": {
             "gru": {"hidden_size": 12},
             "transformer": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "ff_size": 32},

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import toy_datasets
 from torch import nn
 
 from seqbench.config import ConfigError, TimeSeriesConfig, build, load_params
@@ -26,27 +27,11 @@ from seqbench.training import (
     train_all_seeds,
 )
 
-SOURCE = {"url": "https://example.org/x", "sha256": "0" * 64}
-
 
 def base_params() -> dict:
     """A tiny params.yaml: IMDB-like text task and an ETTh1-like forecasting task."""
     return {
-        "datasets": {
-            "imdb": {"kind": "imdb", "sources": [{"name": "a.tgz", "mirror": "a.tgz", **SOURCE}]},
-            "toy": {
-                "kind": "timeseries",
-                "sources": [{"name": "toy.csv", "mirror": "toy.csv", **SOURCE}],
-                "timestamp": {"column": "date"},
-                "columns": ["a", "OT"],
-                "features": ["a", "OT"],
-                "targets": ["OT"],
-                "frequency": "1h",
-                "split": {"method": "rows", "train": 300, "val": 80, "test": 80},
-                "window": {"input_length": 8, "horizon": 3},
-                "borrow_context": True,
-            },
-        },
+        "datasets": toy_datasets(),
         "models": {
             "lstm": {"hidden_size": 16},
             "gru": {"hidden_size": 16},

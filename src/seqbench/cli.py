@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -57,8 +58,7 @@ def tune(
         )
         write_json(out_dir / f"{name}.json", summary)
     except SeqbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
     typer.echo(
         f"{name}: best {summary['metric']} = {summary['best_value']} "
         f"{summary['best_params']}; trials {summary['trials']}"
@@ -68,6 +68,20 @@ def tune(
 def _fail(exc: Exception) -> typer.Exit:
     print(f"error: {exc}", file=sys.stderr)
     return typer.Exit(1)
+
+
+def _registry(params: Path, tracking_uri: str | None) -> tuple[dict, Any, Any]:
+    """Load ``params``, its ``register`` section and an MLflow client on the project store."""
+    from mlflow import MlflowClient
+
+    from seqbench import tracking
+    from seqbench.config import load_params
+    from seqbench.registry.config import register_config
+
+    raw = load_params(params)
+    cfg = register_config(raw)
+    tracking.configure(tracking_uri)
+    return raw, cfg, MlflowClient()
 
 
 def _task_metric(raw: dict, task: str) -> tuple[str, str]:
@@ -88,20 +102,13 @@ def promote(
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
     """Point seqbench-<task>@champion at the best version if it beats the current champion."""
-    from mlflow import MlflowClient
-
-    from seqbench import tracking
-    from seqbench.config import load_params
-    from seqbench.registry.config import register_config
     from seqbench.registry.promote import promote as run_promote
 
     try:
-        raw = load_params(params)
-        cfg = register_config(raw)
+        raw, cfg, client = _registry(params, tracking_uri)
         metric, mode = _task_metric(raw, task)
-        tracking.configure(tracking_uri)
         decision = run_promote(
-            MlflowClient(),
+            client,
             cfg.model_name(task),
             metric,
             mode,  # type: ignore[arg-type]
@@ -124,20 +131,13 @@ def champions(
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
     """List the current champion of every task with its test metrics."""
-    from mlflow import MlflowClient
     from rich.console import Console
     from rich.table import Table
 
-    from seqbench import tracking
-    from seqbench.config import load_params
-    from seqbench.registry.config import register_config
     from seqbench.registry.promote import champion_summary
 
     try:
-        raw = load_params(params)
-        cfg = register_config(raw)
-        tracking.configure(tracking_uri)
-        client = MlflowClient()
+        raw, cfg, client = _registry(params, tracking_uri)
         table = Table(title=f"@{cfg.alias} per task")
         for column in ("task", "model", "version", "arch", "seed", "primary", "metrics", "since"):
             table.add_column(column)
