@@ -15,8 +15,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from seqbench.config import load_params
-from seqbench.training import fit, resolve_run
+from seqbench.data.kinds import dataset_kind, train_tasks
+from seqbench.training.fit import fit
+from seqbench.training.run import resolve_run
+from seqbench.typed import load_params
 
 
 def main() -> None:
@@ -29,7 +31,7 @@ def main() -> None:
     p.add_argument("--data-root", default="data", help="holds tokenized/ and processed/")
     args = p.parse_args()
     params = load_params(args.params)
-    tasks = args.tasks or params["train"]["tasks"]
+    tasks = args.tasks or train_tasks(params)
     archs = args.archs or params["train"]["architectures"]
     threads = args.threads if args.threads == "auto" else int(args.threads)
     table = Table(title=f"seconds per full epoch (measured on {args.fraction:.0%} of each split)")
@@ -38,7 +40,6 @@ def main() -> None:
     for task in tasks:
         for arch in archs:
             full = resolve_run(params, task, arch)
-            kind_dir = "tokenized" if full.task.kind == "classification" else "processed"
             spec = resolve_run(
                 params,
                 task,
@@ -49,7 +50,7 @@ def main() -> None:
                     "train.fraction": args.fraction,
                     "train.threads": threads,
                 },
-                data_dir=Path(args.data_root) / kind_dir / task,
+                data_dir=Path(args.data_root) / dataset_kind(params, task).input / task,
             )
             start = time.perf_counter()
             result = fit(spec, 0)

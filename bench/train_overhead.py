@@ -14,7 +14,6 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from seqbench.config import load_params
 from seqbench.data.text import (
     RandomBatchSampler,
     TextDataModule,
@@ -22,7 +21,9 @@ from seqbench.data.text import (
     sorted_batches,
 )
 from seqbench.models import build_model
-from seqbench.training import build_task, configure_threads, model_spec, resolve_run
+from seqbench.training.fit import configure_threads
+from seqbench.training.run import resolve_run
+from seqbench.typed import load_params
 
 
 def make(spec, seed: int) -> tuple[TextDataModule, torch.nn.Module]:
@@ -30,12 +31,12 @@ def make(spec, seed: int) -> tuple[TextDataModule, torch.nn.Module]:
         spec.data_dir, spec.train.batch_size, seed, bucket_chunk=spec.train.bucket_chunk
     )
     L.seed_everything(seed, verbose=False)
-    return dm, build_model(spec.model, model_spec(spec, dm))
+    return dm, build_model(spec.model, spec.kind.model_spec(spec, dm))
 
 
 def lightning_path(spec, seed: int, batches: int | None) -> float:
     dm, model = make(spec, seed)
-    task = build_task(spec, model, dm)
+    task = spec.kind.module(spec, model, dm)
     trainer = L.Trainer(
         accelerator="cpu",
         max_epochs=1,

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from seqbench import stage
-from seqbench.config import load_params
 from seqbench.report.build import build_report
 from seqbench.report.compare import Paths
+from seqbench.typed import load_params
 
 PARSER = stage.parser(
     __doc__,
@@ -13,7 +13,8 @@ PARSER = stage.parser(
     ("models_dir", "models/<task>-<arch>/ (best seed: latency, FLOPs, test predictions)"),
     ("curves_dir", "plots/curves/<task>-<arch>.csv (validation curves)"),
     ("tuning_dir", "data/tuning/<task>-<arch>.json (tuned hyper-parameters; may be absent)"),
-    ("tokenized_root", "data/tokenized/<task>/meta.json (input length of text tasks)"),
+    ("tokenized_root", "data/tokenized/<task>/ (meta.json: input length of text tasks)"),
+    ("processed_root", "data/processed/<task>/ (prepared splits of series tasks)"),
     ("markdown", "output: the comparison report"),
     ("figures_dir", "output: the PNG figures the report embeds"),
     ("summary", "output: every number of the report as JSON"),
@@ -28,6 +29,7 @@ def main(args) -> None:
         curves=Path(args.curves_dir),
         tuning=Path(args.tuning_dir),
         tokenized=Path(args.tokenized_root),
+        processed=Path(args.processed_root),
     )
     comparisons = build_report(
         params,

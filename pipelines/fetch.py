@@ -1,8 +1,9 @@
 """DVC stage fetch@<dataset>: obtain the dataset's source files with verified checksums."""
 
 from seqbench import stage
-from seqbench.config import dataset_config, load_params
 from seqbench.data.fetch import fetch_all
+from seqbench.data.kinds import dataset_config
+from seqbench.typed import load_params
 
 PARSER = stage.parser(
     __doc__,

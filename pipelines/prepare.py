@@ -1,15 +1,8 @@
 """DVC stage prepare@<dataset>: turn the fetched source files into train/val/test tables."""
 
-import importlib
-
 from seqbench import stage
-from seqbench.config import dataset_config, load_params
-
-# dataset kind -> module whose ``prepare(cfg, raw_dir, out_dir)`` builds the processed splits
-PREPARERS = {
-    "imdb": "seqbench.data.imdb",
-    "timeseries": "seqbench.data.timeseries",
-}
+from seqbench.data.kinds import dataset_config, dataset_kind
+from seqbench.typed import load_params
 
 PARSER = stage.parser(
     __doc__,
@@ -20,9 +13,9 @@ PARSER = stage.parser(
 
 
 def main(args) -> None:
-    cfg = dataset_config(load_params(args.params), args.dataset)
-    prepare = importlib.import_module(PREPARERS[cfg.kind]).prepare
-    counts = prepare(cfg, args.raw_dir, args.out_dir)
+    params = load_params(args.params)
+    cfg = dataset_config(params, args.dataset)
+    counts = dataset_kind(params, args.dataset).prepare_fn()(cfg, args.raw_dir, args.out_dir)
     print(f"prepared {args.out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from seqbench import stage
-from seqbench.config import load_params
+from seqbench.data.kinds import train_tasks
 from seqbench.io import MissingInputError, atomic_path
 from seqbench.report.readme import (
     ReadmeError,
@@ -12,6 +12,7 @@ from seqbench.report.readme import (
     results_section,
     splice,
 )
+from seqbench.typed import load_params
 
 PARSER = stage.parser(
     __doc__,
@@ -31,7 +32,7 @@ def main(args) -> None:
     stages = pipeline_stages(params)
     timings = read_timings(Path(args.timings_dir), stages)
     section = results_section(
-        Path(args.comparison).read_text(), timings, stages, params["train"]["tasks"]
+        Path(args.comparison).read_text(), timings, stages, train_tasks(params)
     )
     target = args.readme or params.get("readme", {}).get("file")
     if target:  # check the README before writing anything

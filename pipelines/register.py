@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from seqbench import stage
-from seqbench.config import load_params
 from seqbench.io import write_json
-from seqbench.registry.config import register_config
-from seqbench.registry.register import register_all
+from seqbench.serving.config import register_config
+from seqbench.serving.register import register_all
+from seqbench.typed import load_params
 
 PARSER = stage.parser(
     __doc__,

@@ -5,8 +5,10 @@ shadow the standard library's ``tokenize`` module.)
 """
 
 from seqbench import stage
-from seqbench.config import TokenizerConfig, build, load_params, section
+from seqbench.data.config import TokenizerConfig
 from seqbench.data.tokenize import tokenize_dataset
+from seqbench.typed import build, load_params, section
+from seqbench.validation.core import require_passed
 
 PARSER = stage.parser(
     __doc__,
@@ -20,7 +22,8 @@ PARSER = stage.parser(
 def main(args) -> None:
     where = f"tokenize.{args.dataset}"
     cfg = build(TokenizerConfig, section(load_params(args.params), where), where)
-    meta = tokenize_dataset(cfg, args.processed_dir, args.report_dir, args.out_dir)
+    require_passed(args.report_dir)
+    meta = tokenize_dataset(cfg, args.processed_dir, args.out_dir)
     for split, stats in meta["splits"].items():
         print(
             f"{split}: {stats['count']:,} reviews, mean length {stats['mean_length']}, "

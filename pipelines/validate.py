@@ -1,17 +1,10 @@
 """DVC stage validate@<dataset>: gate the processed splits with the dataset's expectation suite."""
 
-import importlib
-
 from seqbench import stage
-from seqbench.config import dataset_config, load_params
+from seqbench.data.kinds import dataset_config, dataset_kind
 from seqbench.io import load_splits
+from seqbench.typed import load_params
 from seqbench.validation.core import validate_frames
-
-# dataset kind -> module whose ``suite(cfg)`` returns the list of checks
-SUITES = {
-    "imdb": "seqbench.validation.imdb",
-    "timeseries": "seqbench.validation.timeseries",
-}
 
 PARSER = stage.parser(
     __doc__,
@@ -22,8 +15,9 @@ PARSER = stage.parser(
 
 
 def main(args) -> None:
-    cfg = dataset_config(load_params(args.params), args.dataset)
-    module = importlib.import_module(SUITES[cfg.kind])
+    params = load_params(args.params)
+    cfg = dataset_config(params, args.dataset)
+    module = dataset_kind(params, args.dataset).suite_module()
     frames = load_splits(args.processed_dir)
     if hasattr(module, "add_facts"):  # columns computed for rules GX has no expectation for
         frames = module.add_facts(cfg, frames)

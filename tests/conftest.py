@@ -91,7 +91,7 @@ def imdb_archive(tmp_path: Path) -> Callable[..., Path]:
 
 
 IMDB_PARAMS = {
-    "kind": "imdb",
+    "kind": "text_archive",
     "sources": [
         {
             "name": "aclImdb_v1.tar.gz",
@@ -109,15 +109,16 @@ IMDB_PARAMS = {
 
 @pytest.fixture
 def imdb_cfg():
-    from seqbench.config import ImdbConfig, build
+    from seqbench.data.config import TextArchiveConfig
+    from seqbench.typed import build
 
-    return build(ImdbConfig, IMDB_PARAMS, "datasets.imdb")
+    return build(TextArchiveConfig, IMDB_PARAMS, "datasets.imdb")
 
 
 @pytest.fixture
 def imdb_processed(tmp_path: Path, imdb_archive, imdb_cfg) -> Path:
     """``tmp_path/processed`` holding the synthetic train/val/test parquet files."""
-    from seqbench.data.imdb import prepare
+    from seqbench.data.text_archive import prepare
 
     imdb_archive()
     prepare(imdb_cfg, tmp_path / "raw", tmp_path / "processed")
@@ -129,9 +130,12 @@ def toy_datasets() -> dict:
     ETTh1-like hourly series ``toy`` (columns ``a`` and ``OT``, 300/80/80 rows, 8 → 3 windows)."""
     source = {"url": "https://example.org/x", "sha256": "0" * 64}
     return {
-        "imdb": {"kind": "imdb", "sources": [{"name": "a.tgz", "mirror": "a.tgz", **source}]},
+        "imdb": {
+            "kind": "text_archive",
+            "sources": [{"name": "a.tgz", "mirror": "a.tgz", **source}],
+        },
         "toy": {
-            "kind": "timeseries",
+            "kind": "csv_series",
             "sources": [{"name": "toy.csv", "mirror": "toy.csv", **source}],
             "timestamp": {"column": "date"},
             "columns": ["a", "OT"],

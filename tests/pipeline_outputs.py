@@ -26,7 +26,7 @@ def params() -> dict:
             "transformer": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "ff_size": 32},
         },
         "train": {
-            "tasks": TASKS,
+            "tasks": {"text": ["imdb"], "series": ["toy"]},
             "architectures": ARCHS,
             "seeds": [0, 1],
             "defaults": {
@@ -116,8 +116,9 @@ def write_reviews(processed: Path) -> None:
 
 
 def write_series(root: Path, cfg_params: dict) -> Path:
-    from seqbench.config import TimeSeriesConfig, build
+    from seqbench.data.config import CsvSeriesConfig
     from seqbench.data.timeseries import prepare
+    from seqbench.typed import build
 
     t = np.arange(470)
     noise = 0.1 * np.random.default_rng(0).standard_normal(len(t))
@@ -133,26 +134,24 @@ def write_series(root: Path, cfg_params: dict) -> Path:
     raw = root / "raw-toy"
     raw.mkdir()
     frame.to_csv(raw / "toy.csv", index=False)
-    cfg = build(TimeSeriesConfig, cfg_params["datasets"]["toy"], "datasets.toy")
+    cfg = build(CsvSeriesConfig, cfg_params["datasets"]["toy"], "datasets.toy")
     prepare(cfg, raw, root / "processed" / "toy")
     return root / "processed" / "toy"
 
 
 def build_outputs(root: Path) -> Outputs:
     """Tokenize, prepare and train everything (no MLflow) into ``root``."""
-    from seqbench.config import TokenizerConfig
+    from seqbench.data.config import TokenizerConfig
+    from seqbench.data.kinds import dataset_kind
     from seqbench.data.tokenize import tokenize_dataset
-    from seqbench.training import resolve_run, train_all_seeds
+    from seqbench.training.run import resolve_run
+    from seqbench.training.seeds import train_all_seeds
 
     out = Outputs(root, params())
     write_reviews(out.processed / "imdb")
-    report = root / "validation"
-    report.mkdir()
-    (report / "summary.json").write_text(json.dumps({"success": True, "checks": []}))
     tokenize_dataset(
         TokenizerConfig(vocab_size=200, min_frequency=1, max_length=24),
         out.processed / "imdb",
-        report,
         out.tokenized / "imdb",
     )
     write_series(root, out.params)
@@ -161,7 +160,9 @@ def build_outputs(root: Path) -> Outputs:
         json.dumps({"best_params": {"optim.lr": 0.01, "model.hidden_size": 64}})
     )
     for task in TASKS:
-        data = out.tokenized / task if task == "imdb" else out.processed / task
+        data = {"tokenized": out.tokenized, "processed": out.processed}[
+            dataset_kind(out.params, task).input
+        ] / task
         for arch in ARCHS:
             spec = resolve_run(out.params, task, arch, data_dir=data)
             train_all_seeds(

@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from seqbench.config import SourceConfig
+from seqbench.data.config import SourceConfig
 from seqbench.data.fetch import FetchError, fetch, fetch_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def test_stage_script_fails_with_one_error_line_and_no_output(tmp_path):
         "imdb/aclImdb_v1.tar.gz": _sha(MIRROR_VARIANT)})  # fmt: skip
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"datasets": {"imdb": {
-        "kind": "imdb", "sources": [vars(source)]}}}))  # fmt: skip
+        "kind": "text_archive", "sources": [vars(source)]}}}))  # fmt: skip
     env = {**os.environ, "SEQBENCH_MIRROR": str(mirror)}
     done = subprocess.run(
         [sys.executable, str(ROOT / "pipelines" / "fetch.py"), "imdb", str(tmp_path / "raw"),

@@ -8,7 +8,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.flop_counter import FlopCounterMode
 
-from seqbench.config import ConfigError, build
 from seqbench.models import (
     ARCHITECTURES,
     ClassificationSpec,
@@ -19,6 +18,7 @@ from seqbench.models import (
     estimate_flops,
 )
 from seqbench.models.peephole import SCAN_IMPLS, PeepholeLSTM
+from seqbench.typed import ConfigError, build
 
 TEXT = ClassificationSpec(vocab_size=99, num_classes=3)
 SERIES = ForecastSpec(input_features=4, horizon=3, targets=2, target_indices=(0, 2))

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from seqbench import stage
+from seqbench.data.kinds import train_tasks
 from seqbench.report.readme import (
     END,
     START,
@@ -27,9 +28,9 @@ from seqbench.report.readme import (
 ROOT = Path(__file__).resolve().parents[1]
 
 PARAMS = {
-    "datasets": {"imdb": {}, "pems": {}},
+    "datasets": {"imdb": {"kind": "text_archive"}, "pems": {"kind": "csv_series"}},
     "tokenize": {"imdb": {}},
-    "train": {"tasks": ["imdb", "pems"], "architectures": ["lstm", "gru"]},
+    "train": {"tasks": {"text": ["imdb"], "series": ["pems"]}, "architectures": ["lstm", "gru"]},
 }
 
 COMPARISON = """# Model comparison
@@ -66,25 +67,26 @@ def test_pipeline_stages_follow_params_in_run_order():
     stages = pipeline_stages(PARAMS)
     assert stages[:3] == ["fetch@imdb", "fetch@pems", "prepare@imdb"]
     assert "tokenize@imdb" in stages
-    assert stages.index("tune@pems-gru") < stages.index("train@imdb-lstm")
+    assert stages.index("tune_series@pems-gru") < stages.index("train_text@imdb-lstm")
     assert stages[-2:] == ["compare", "register"]
     assert len(stages) == 6 + 1 + 4 + 4 + 2
 
 
 def test_group_of_splits_matrix_stages_by_task():
     tasks = ["imdb", "pems"]
-    assert group_of("tune@imdb-lstm", tasks) == "tune imdb"
-    assert group_of("train@pems-gru", tasks) == "train pems"
+    assert group_of("tune_text@imdb-lstm", tasks) == "tune imdb"
+    assert group_of("train_series@pems-gru", tasks) == "train pems"
     assert group_of("fetch@pems", tasks) == "fetch"
     assert group_of("compare", tasks) == "compare"
 
 
 def test_results_section_sums_timings_and_counts_missing(tmp_path):
     stages = pipeline_stages(PARAMS)
-    for name, seconds in [("train@imdb-lstm", 600), ("train@imdb-gru", 300), ("compare", 65)]:
+    runs = [("train_text@imdb-lstm", 600), ("train_text@imdb-gru", 300), ("compare", 65)]
+    for name, seconds in runs:
         _write_timing(tmp_path, name, seconds)
     timings = read_timings(tmp_path, stages)
-    section = results_section(COMPARISON, timings, stages, PARAMS["train"]["tasks"])
+    section = results_section(COMPARISON, timings, stages, train_tasks(PARAMS))
     assert "| train imdb | 2 | 15 min 00 s |" in section
     assert "| compare | 1 | 1 min 05 s |" in section
     assert "| **total** | 3 | **16 min 05 s** |" in section
@@ -119,9 +121,9 @@ def test_splice_without_markers_names_the_file(text):
 
 
 def test_record_timing_writes_machine_and_duration(tmp_path):
-    stage.record_timing("train@imdb-lstm", 1_700_000_000.0, 12.345, tmp_path)
-    record = json.loads((tmp_path / "train@imdb-lstm.json").read_text())
-    assert record["stage"] == "train@imdb-lstm"
+    stage.record_timing("train_text@imdb-lstm", 1_700_000_000.0, 12.345, tmp_path)
+    record = json.loads((tmp_path / "train_text@imdb-lstm.json").read_text())
+    assert record["stage"] == "train_text@imdb-lstm"
     assert record["seconds"] == 12.35
     assert record["started"] == "2023-11-14T22:13:20+00:00"
     assert record["machine"]["cpus"] == os.cpu_count()
@@ -147,7 +149,7 @@ def _readme_stage(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_readme_stage_updates_readme_and_records_its_own_timing(tmp_path):
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "comparison.md").write_text(COMPARISON)
-    _write_timing(tmp_path / "reports" / "timings", "train@pems-gru", 90)
+    _write_timing(tmp_path / "reports" / "timings", "train_series@pems-gru", 90)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({**PARAMS, "readme": {"file": "R.md"}}))
     (tmp_path / "R.md").write_text(f"# x\n{START}\nold\n{END}\nkept\n")
     done = _readme_stage(tmp_path)

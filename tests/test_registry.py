@@ -14,9 +14,9 @@ from pipeline_outputs import cached_outputs, params
 from typer.testing import CliRunner
 
 from seqbench.cli import app
-from seqbench.registry.config import register_config
-from seqbench.registry.promote import HISTORY_TAG, promote, read_history
-from seqbench.registry.register import TAG_DIGEST, register_all
+from seqbench.serving.config import register_config
+from seqbench.serving.promote import HISTORY_TAG, promote, read_history
+from seqbench.serving.register import TAG_DIGEST, register_all
 
 # --- registering real tiny models ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,11 @@ from pipeline_outputs import cached_outputs, params
 from scipy import stats
 
 from seqbench.report.build import build_report
-from seqbench.report.compare import Paths, mean_std
+from seqbench.report.compare import Paths
 from seqbench.report.config import compare_config
 from seqbench.report.latency import measure_latency
-from seqbench.report.predictions import load_predictions
-from seqbench.report.stats import diebold_mariano, mcnemar, mcnemar_predictions
+from seqbench.stats import diebold_mariano, mcnemar, mcnemar_predictions
+from seqbench.training.outputs import load_predictions, mean_std
 
 
 def test_mcnemar_exact_binomial_small_counts() -> None:
@@ -169,16 +170,18 @@ def test_train_stage_saves_aligned_test_predictions(tmp_path_factory) -> None:
 
 
 def test_latency_is_per_sample(tmp_path_factory) -> None:
-    from seqbench.trained import best_seed
+    from seqbench.training.outputs import best_seed
 
     out = cached_outputs(tmp_path_factory.getbasetemp())
     seed = best_seed(out.models / "toy-gru")
-    lat = measure_latency(seed.load(), seed.spec(), 8, (1, 64), repeats=3, warmup=1)
+    lat = measure_latency(
+        seed.load(), partial(seed.kind.latency_input, seed.spec()), 8, (1, 64), repeats=3, warmup=1
+    )
     assert lat[64] < lat[1]  # batching amortizes per-call overhead
 
 
 def test_compare_config_rejects_bad_values() -> None:
-    from seqbench.config import ConfigError
+    from seqbench.typed import ConfigError
 
     with pytest.raises(ConfigError, match=r"compare\.latency\.repeats"):
         compare_config({"compare": {"latency": {"repeats": 0}}})

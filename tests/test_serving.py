@@ -22,10 +22,10 @@ from pipeline_outputs import cached_outputs
 from typer.testing import CliRunner
 
 from seqbench.cli import app
-from seqbench.registry.config import register_config
-from seqbench.registry.promote import promote
-from seqbench.registry.register import register_arch
-from seqbench.trained import best_seed
+from seqbench.serving.config import register_config
+from seqbench.serving.promote import promote
+from seqbench.serving.register import register_arch
+from seqbench.training.outputs import best_seed
 
 REVIEW = "A wonderful, moving film."
 LONG = " ".join(["the plot was dull and boring and the worst waste of time"] * 30)
@@ -48,8 +48,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
                 arch,
                 cfg,
                 models_dir=out.models,
-                tokenized_dir=out.tokenized / task if task == "imdb" else None,
-                processed_dir=out.processed / task if task == "toy" else None,
+                data_dir=(out.tokenized if task == "imdb" else out.processed) / task,
             )
         client = MlflowClient()
         promote(client, "seqbench-imdb", "test/acc", "max")

@@ -10,14 +10,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqbench.tasks import (
-    ClassificationTask,
-    ForecastingTask,
-    NonFiniteLossError,
-    OptimConfig,
-    TaskConfig,
-)
+from seqbench.tasks import NonFiniteLossError, OptimConfig, TaskConfig
 from seqbench.tasks.metrics import ForecastErrors
+from seqbench.tasks.modules import ClassificationModule as ClassificationTask
+from seqbench.tasks.modules import ForecastingModule as ForecastingTask
 
 CLS = TaskConfig(kind="classification", monitor="val/acc", mode="max")
 FC = TaskConfig(kind="forecasting", loss="mse", report_scaled=True)
@@ -189,7 +185,7 @@ def test_non_finite_loss_raises() -> None:
 
 
 def test_task_config_rejects_mismatched_loss() -> None:
-    from seqbench.config import ConfigError
+    from seqbench.typed import ConfigError
 
     with pytest.raises(ConfigError, match="loss"):
         TaskConfig(kind="forecasting", loss="cross_entropy")

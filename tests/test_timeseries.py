@@ -13,9 +13,10 @@ import pytest
 import torch
 import yaml
 
-from seqbench.config import ConfigError, TimeSeriesConfig, build
 from seqbench.data import timeseries as ts
+from seqbench.data.config import CsvSeriesConfig
 from seqbench.io import read_json
+from seqbench.typed import ConfigError, build
 
 ROOT = Path(__file__).resolve().parents[1]
 FMT = "%d/%m/%Y %H:%M"
@@ -26,7 +27,7 @@ START = pd.Timestamp("2016-01-04")  # a Monday
 def params(**overrides) -> dict:
     """A toy hourly dataset shaped like PeMS: train/test files, last days of train are val."""
     raw = {
-        "kind": "timeseries",
+        "kind": "csv_series",
         "sources": [
             {
                 "name": name,
@@ -56,8 +57,8 @@ def params(**overrides) -> dict:
     return raw
 
 
-def config(**overrides) -> TimeSeriesConfig:
-    return build(TimeSeriesConfig, params(**overrides), "datasets.toy")
+def config(**overrides) -> CsvSeriesConfig:
+    return build(CsvSeriesConfig, params(**overrides), "datasets.toy")
 
 
 def day_times(days: list[int]) -> pd.DatetimeIndex:
@@ -162,7 +163,7 @@ def test_scaler_statistics_are_those_of_the_train_rows(raw_dir: Path, tmp_path: 
     assert (stats["min"], stats["max"]) == (flow[:72].min(), flow[:72].max())
 
 
-def rows_config(**overrides) -> TimeSeriesConfig:
+def rows_config(**overrides) -> CsvSeriesConfig:
     """A single-file dataset split by row counts (Informer/TSLib style) with borrowed context."""
     base = {
         "sources": [params()["sources"][0]],
@@ -406,11 +407,12 @@ def test_config_errors_name_the_key(overrides: dict, message: str) -> None:
 
 
 def test_real_params_sections_build() -> None:
-    from seqbench.config import dataset_config, load_params
+    from seqbench.data.kinds import dataset_config
+    from seqbench.typed import load_params
 
     raw = load_params(ROOT / "params.yaml")
     pems, etth1 = dataset_config(raw, "pems"), dataset_config(raw, "etth1")
-    assert isinstance(pems, TimeSeriesConfig) and isinstance(etth1, TimeSeriesConfig)
+    assert isinstance(pems, CsvSeriesConfig) and isinstance(etth1, CsvSeriesConfig)
     assert (pems.window.input_length, pems.window.horizon) == (12, 1)
     assert (etth1.window.input_length, etth1.split.train) == (96, 8640)
     assert dataclasses.replace(etth1, features=etth1.value_columns).features[-1] == "OT"

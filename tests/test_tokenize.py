@@ -1,6 +1,7 @@
 """tokenize@imdb: train-only vocabulary, normalization, truncation modes and the on-disk format."""
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from conftest import TEST_ONLY_SCRIPT, TEST_ONLY_WORD
 
-from seqbench.config import ConfigError, TokenizerConfig, build
+from seqbench.data.config import TokenizerConfig
 from seqbench.data.tokenize import (
     TextEncoder,
     TokenizeError,
@@ -22,7 +23,8 @@ from seqbench.data.tokenize import (
     train_tokenizer,
     truncate,
 )
-from seqbench.validation.core import DataValidationError
+from seqbench.typed import ConfigError, build
+from seqbench.validation.core import DataValidationError, require_passed
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = TokenizerConfig(vocab_size=200, min_frequency=1, max_length=16, truncation="head_tail")
@@ -39,7 +41,7 @@ def passed_report(tmp_path) -> Path:
 
 @pytest.fixture
 def tokenized(tmp_path, imdb_processed, passed_report) -> Path:
-    tokenize_dataset(CFG, imdb_processed, passed_report, tmp_path / "tokenized")
+    tokenize_dataset(CFG, imdb_processed, tmp_path / "tokenized")
     return tmp_path / "tokenized"
 
 
@@ -124,7 +126,7 @@ def test_truncation_mode_reaches_the_stored_ids(tmp_path, imdb_processed, passed
     longest = max(range(len(texts)), key=lambda i: len(texts[i]))
     for mode in ("head", "tail", "head_tail"):
         cfg = replace(CFG, max_length=8, truncation=mode)
-        tokenize_dataset(cfg, imdb_processed, passed_report, tmp_path / mode)
+        tokenize_dataset(cfg, imdb_processed, tmp_path / mode)
         (whole,) = TextEncoder.from_dir(tmp_path / mode).encode_full([texts[longest]])
         assert len(whole) > 8
         expected = {"head": whole[:8], "tail": whole[-8:], "head_tail": whole[:2] + whole[-6:]}
@@ -135,22 +137,21 @@ def test_truncation_mode_reaches_the_stored_ids(tmp_path, imdb_processed, passed
 
 def test_bpe_model_also_trains_and_roundtrips(tmp_path, imdb_processed, passed_report):
     cfg = replace(CFG, model="bpe")
-    meta = tokenize_dataset(cfg, imdb_processed, passed_report, tmp_path / "bpe")
+    meta = tokenize_dataset(cfg, imdb_processed, tmp_path / "bpe")
     assert meta["model"] == "bpe" and (meta["pad_id"], meta["unk_id"]) == (0, 1)
     encoder = TextEncoder.from_dir(tmp_path / "bpe")
     ids = encoder.encode_batch(["the movie was good"])[0]
     assert encoder.tokenizer.decode(ids) == "the movie was good"
 
 
-def test_refuses_to_run_without_a_passed_validation(tmp_path, imdb_processed):
+def test_the_validation_gate_refuses_missing_and_failed_reports(tmp_path):
     with pytest.raises(DataValidationError, match=r"summary\.json: missing"):
-        tokenize_dataset(CFG, imdb_processed, tmp_path / "nowhere", tmp_path / "tok")
+        require_passed(tmp_path / "nowhere")
     failed = tmp_path / "failed"
     failed.mkdir()
     (failed / "summary.json").write_text(json.dumps({"success": False, "checks": []}))
     with pytest.raises(DataValidationError, match="did not pass"):
-        tokenize_dataset(CFG, imdb_processed, failed, tmp_path / "tok")
-    assert not (tmp_path / "tok").exists()
+        require_passed(failed)
 
 
 def test_config_rejects_bad_values():
@@ -180,10 +181,12 @@ def test_stage_script_exits_1_with_one_error_line(tmp_path, imdb_processed, pass
     assert done.returncode == 0, done.stderr
     assert "train: 36 reviews" in done.stdout
     assert json.loads((tmp_path / "tok" / "meta.json").read_text())["max_length"] == 8
+    shutil.rmtree(tmp_path / "tok")
     failed = stage(tmp_path / "missing")
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1
     assert failed.stderr.startswith(f"error: {tmp_path / 'missing' / 'summary.json'}: missing")
+    assert not (tmp_path / "tok").exists()  # the gate runs before anything is written
 
 
 def test_ids_are_canonical_and_files_byte_identical_for_equal_vocabularies(tokenized, tmp_path):

@@ -15,17 +15,14 @@ import yaml
 from conftest import toy_datasets
 from torch import nn
 
-from seqbench.config import ConfigError, TimeSeriesConfig, build, load_params
+from seqbench.data.config import CsvSeriesConfig
+from seqbench.data.kinds import train_tasks
 from seqbench.profiles import deep_merge, run_with_profile
-from seqbench.training import (
-    NonFiniteLossError,
-    configure_threads,
-    fit,
-    load_best_params,
-    physical_cores,
-    resolve_run,
-    train_all_seeds,
-)
+from seqbench.tasks import NonFiniteLossError
+from seqbench.training.fit import configure_threads, fit, physical_cores
+from seqbench.training.run import load_best_params, resolve_run
+from seqbench.training.seeds import train_all_seeds
+from seqbench.typed import ConfigError, build, load_params
 
 
 def base_params() -> dict:
@@ -38,7 +35,7 @@ def base_params() -> dict:
             "transformer": {"hidden_size": 16, "num_heads": 2, "ff_size": 32},
         },
         "train": {
-            "tasks": ["imdb", "toy"],
+            "tasks": {"text": ["imdb"], "series": ["toy"]},
             "architectures": ["lstm", "gru"],
             "seeds": [0, 1],
             "defaults": {
@@ -97,7 +94,7 @@ def write_series(tmp_path: Path, params: dict) -> Path:
     raw = tmp_path / "raw"
     raw.mkdir()
     frame.to_csv(raw / "toy.csv", index=False)
-    cfg = build(TimeSeriesConfig, params["datasets"]["toy"], "datasets.toy")
+    cfg = build(CsvSeriesConfig, params["datasets"]["toy"], "datasets.toy")
     prepare(cfg, raw, tmp_path / "processed")
     return tmp_path / "processed"
 
@@ -316,7 +313,7 @@ def test_shipped_params_and_profiles_resolve_for_every_stage(profile: str | None
         if profile is None
         else merged_params(root / "params.yaml", root / profile)
     )
-    for task in params["train"]["tasks"]:
+    for task in train_tasks(params):
         for arch in params["train"]["architectures"]:
             spec = resolve_run(params, task, arch)
             assert spec.seeds and spec.train.max_epochs >= 1

@@ -17,11 +17,11 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from seqbench.config import ConfigError
 from seqbench.tuning import TuneConfig, parse_space, suggest, tune, tune_config
 from seqbench.tuning.config import BudgetConfig, PrunerConfig, SamplerConfig
 from seqbench.tuning.objective import NonFiniteValueError
-from seqbench.tuning.study import JOURNAL_FILE, OWNER_ATTR, storage_for
+from seqbench.tuning.study import FINGERPRINT_ATTR, JOURNAL_FILE, OWNER_ATTR, storage_for
+from seqbench.typed import ConfigError
 
 SPACE = {
     "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
@@ -191,8 +191,26 @@ def test_tiny_study_finishes_with_exactly_n_trials_and_resumes_to_no_more(tmp_pa
     # re-running a finished study runs nothing; raising n_trials continues it
     tune(cfg, Quadratic(), name="t-a", study_dir=tmp_path)
     assert len(load(tmp_path).trials) == 5
+    first = [(t.number, t.params, t.value, t.state) for t in load(tmp_path).trials]
     tune(make_cfg(7, pruner="median"), Quadratic(), name="t-a", study_dir=tmp_path)
-    assert len(finished(load(tmp_path))) == 7 == len(load(tmp_path).trials)
+    grown = load(tmp_path).trials
+    assert len(finished(load(tmp_path))) == 7 == len(grown)
+    assert [(t.number, t.params, t.value, t.state) for t in grown[:5]] == first  # continued
+    assert list(tmp_path.glob("journal.*.log")) == []  # nothing was set aside
+
+
+def test_a_study_with_the_earlier_fingerprint_is_continued_not_restarted(tmp_path):
+    cfg = make_cfg(3, pruner="median")
+    tune(cfg, Quadratic(), name="t-a", study_dir=tmp_path)
+    study = load(tmp_path)
+    study.set_user_attr(FINGERPRINT_ATTR, cfg.legacy_fingerprint(3))  # as seqbench stored it
+    first = [(t.params, t.value) for t in study.trials]
+    tune(make_cfg(5, pruner="median"), Quadratic(), name="t-a", study_dir=tmp_path)
+    study = load(tmp_path)
+    assert [(t.params, t.value) for t in study.trials[:3]] == first and len(study.trials) == 5
+    assert study.user_attrs[FINGERPRINT_ATTR] == cfg.fingerprint()
+    assert cfg.fingerprint() == make_cfg(5, pruner="median").fingerprint()
+    assert list(tmp_path.glob("journal.*.log")) == []
 
 
 def test_seeded_study_is_reproducible(tmp_path):

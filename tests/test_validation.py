@@ -18,7 +18,7 @@ from seqbench.validation.core import (
     require_passed,
     validate_frames,
 )
-from seqbench.validation.imdb import suite
+from seqbench.validation.text_archive import suite
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,29 +33,39 @@ def tune(
         help="Optuna storage URL (default: tune.storage, else a journal file in the study folder)",
     ),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
-    data_dir: str | None = typer.Option(None, help="the task's training input folder"),
+    data_dir: Path | None = typer.Option(
+        None, help="the task's training input (default: data/<tokenized|processed>/<task>)"
+    ),
+    validation_dir: Path | None = typer.Option(
+        None, help="the dataset's validation report (default: reports/validation/<task>)"
+    ),
     out_dir: Path = typer.Option(
         Path("data/tuning"), help="where <task>-<arch>.json and the study folder <task>-<arch>/ go"
     ),
 ) -> None:
-    """Run (or resume) the equal-budget study <task>-<arch> until it holds n_trials trials."""
-    from seqbench.config import load_params
-    from seqbench.io import write_json
-    from seqbench.tuning import study_name, tune_config
-    from seqbench.tuning import tune as run_tune
-    from seqbench.tuning.objective import training_objective
+    """Run (or resume) the equal-budget study <task>-<arch> until it holds n_trials trials.
+
+    The same code path as the tune stage: the validation gate, provenance tags, the result file.
+    """
+    from seqbench.data.kinds import dataset_kind
+    from seqbench.tuning.service import tune_task
+    from seqbench.typed import load_params
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    name = f"{task}-{arch}"
     try:
         raw = load_params(params)
-        cfg = tune_config(raw, task, arch)
-        threads = max(1, len(os.sched_getaffinity(0)) // workers) if workers > 1 else "auto"
-        objective = training_objective(raw, task, arch, cfg, data_dir=data_dir, threads=threads)
-        name = study_name(task, arch)
-        summary = run_tune(
-            cfg, objective, name=name, study_dir=out_dir / name, storage=storage, workers=workers
+        summary = tune_task(
+            raw,
+            task,
+            arch,
+            validation_dir=validation_dir or Path("reports/validation") / task,
+            data_dir=data_dir or Path("data") / dataset_kind(raw, task).input / task,
+            out=out_dir / f"{name}.json",
+            study_dir=out_dir / name,
+            storage=storage,
+            workers=workers,
         )
-        write_json(out_dir / f"{name}.json", summary)
     except SeqbenchError as exc:
         raise _fail(exc) from None
     typer.echo(
@@ -75,8 +84,8 @@ def _registry(params: Path, tracking_uri: str | None) -> tuple[dict, Any, Any]:
     from mlflow import MlflowClient
 
     from seqbench import tracking
-    from seqbench.config import load_params
-    from seqbench.registry.config import register_config
+    from seqbench.serving.config import register_config
+    from seqbench.typed import load_params
 
     raw = load_params(params)
     cfg = register_config(raw)
@@ -86,7 +95,7 @@ def _registry(params: Path, tracking_uri: str | None) -> tuple[dict, Any, Any]:
 
 def _task_metric(raw: dict, task: str) -> tuple[str, str]:
     """The task's primary test metric and its direction (``train.<task>.task``)."""
-    from seqbench.training import resolve_run
+    from seqbench.training.run import resolve_run
 
     spec = resolve_run(raw, task, raw["train"]["architectures"][0])
     return spec.task.primary, spec.task.mode
@@ -102,7 +111,7 @@ def promote(
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
     """Point seqbench-<task>@champion at the best version if it beats the current champion."""
-    from seqbench.registry.promote import promote as run_promote
+    from seqbench.serving.promote import promote as run_promote
 
     try:
         raw, cfg, client = _registry(params, tracking_uri)
@@ -134,14 +143,15 @@ def champions(
     from rich.console import Console
     from rich.table import Table
 
-    from seqbench.registry.promote import champion_summary
+    from seqbench.data.kinds import train_tasks
+    from seqbench.serving.promote import champion_summary
 
     try:
         raw, cfg, client = _registry(params, tracking_uri)
         table = Table(title=f"@{cfg.alias} per task")
         for column in ("task", "model", "version", "arch", "seed", "primary", "metrics", "since"):
             table.add_column(column)
-        for task in raw["train"]["tasks"]:
+        for task in train_tasks(raw):
             metric, _ = _task_metric(raw, task)
             found = champion_summary(client, cfg.model_name(task), cfg.alias)
             if found is None:
@@ -183,8 +193,8 @@ def predict(
     from mlflow.exceptions import MlflowException
 
     from seqbench import tracking
-    from seqbench.config import load_params
-    from seqbench.registry.config import register_config
+    from seqbench.serving.config import register_config
+    from seqbench.typed import load_params
 
     try:
         cfg = register_config(load_params(params))

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from seqbench.config import ConfigError, load_params
+from seqbench.typed import ConfigError, load_params
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def current() -> str | None:
+    """The DVC stage running this process (``$DVC_STAGE`` under ``dvc repro``), if any."""
+    return os.environ.get("DVC_STAGE") or None
+
+
 def record_timing(name: str, started: float, seconds: float, directory: Path = TIMINGS_DIR) -> None:
     """Write ``directory/<name>.json``: how long stage ``name`` ran, when, and on what machine."""
     from seqbench.io import write_json

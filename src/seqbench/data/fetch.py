@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from seqbench.config import SourceConfig
+from seqbench.data.config import SourceConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path
 

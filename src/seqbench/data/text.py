@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqbench.data.subset import subset_index
 from seqbench.errors import SeqbenchError
 
 TextBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids (B, T), lengths (B,), labels (B,)
@@ -132,15 +133,6 @@ def padding_fraction(lengths: np.ndarray, batches: Iterable[Sequence[int]]) -> f
         real += int(sizes.sum())
         padded += int(sizes.max()) * len(sizes)
     return 1.0 - real / padded if padded else 0.0
-
-
-def subset_index(n: int, fraction: float, seed: int) -> np.ndarray | None:
-    """A seeded, sorted random subset of ``round(n * fraction)`` indices (None for all)."""
-    if fraction >= 1.0:
-        return None
-    gen = torch.Generator().manual_seed(seed)
-    keep = max(1, round(n * fraction))
-    return np.sort(torch.randperm(n, generator=gen)[:keep].numpy())
 
 
 class TextDataModule(L.LightningDataModule):

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqbench.config import SplitConfig, TimeSeriesConfig, WindowConfig
+from seqbench.data.config import CsvSeriesConfig, SplitConfig, WindowConfig
+from seqbench.data.subset import subset_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, read_json, write_json
 
@@ -34,7 +35,7 @@ class TimeSeriesDataError(SeqbenchError):
 # ---------------------------------------------------------------------------------------------
 
 
-def read_series(path: Path, cfg: TimeSeriesConfig) -> pd.DataFrame:
+def read_series(path: Path, cfg: CsvSeriesConfig) -> pd.DataFrame:
     """Read one CSV into ``timestamp`` + the value columns (short names), rejecting any defect.
 
     Missing columns, unparseable or duplicate timestamps, timestamps out of order, empty cells and
@@ -67,7 +68,7 @@ def _line(index: int) -> int:
     return int(index) + 2
 
 
-def _timestamps(text: pd.Series, path: Path, cfg: TimeSeriesConfig) -> pd.Series:
+def _timestamps(text: pd.Series, path: Path, cfg: CsvSeriesConfig) -> pd.Series:
     fmt = cfg.timestamp.format or "ISO8601"
     text = text.str.strip()
     parsed = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -124,7 +125,7 @@ def _check_order(timestamps: pd.Series, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def split_frames(cfg: TimeSeriesConfig, raw_dir: Path) -> dict[str, pd.DataFrame]:
+def split_frames(cfg: CsvSeriesConfig, raw_dir: Path) -> dict[str, pd.DataFrame]:
     """Read the sources in ``raw_dir`` and cut them into chronological train/val/test frames."""
     raw_dir = Path(raw_dir)
     rule = cfg.split
@@ -168,7 +169,7 @@ def _last_days(frame: pd.DataFrame, rule: SplitConfig, path: Path) -> dict[str, 
     }
 
 
-def frequency(cfg: TimeSeriesConfig, train: pd.DataFrame) -> pd.Timedelta:
+def frequency(cfg: CsvSeriesConfig, train: pd.DataFrame) -> pd.Timedelta:
     """The series' step: ``cfg.frequency`` if set, else the commonest step between train rows."""
     if cfg.frequency is not None:
         return pd.Timedelta(cfg.frequency)
@@ -331,7 +332,7 @@ class Scaler:
 # ---------------------------------------------------------------------------------------------
 
 
-def prepare(cfg: TimeSeriesConfig, raw_dir: Path, out_dir: Path) -> dict[str, int]:
+def prepare(cfg: CsvSeriesConfig, raw_dir: Path, out_dir: Path) -> dict[str, int]:
     """Write ``{train,val,test}.parquet`` (timestamp + values in original units), ``scaler.json``
     (fit on train rows) and ``windows.json`` (window counts per split) to ``out_dir``, atomically.
     Returns the rows per split.
@@ -433,7 +434,7 @@ class ForecastDataModule(L.LightningDataModule):
     def __init__(
         self,
         processed_dir: Path,
-        cfg: TimeSeriesConfig,
+        cfg: CsvSeriesConfig,
         batch_size: int,
         seed: int,
         num_workers: int = 0,
@@ -494,11 +495,8 @@ class ForecastDataModule(L.LightningDataModule):
 
     def _subset(self, starts: np.ndarray, split_index: int) -> np.ndarray:
         """A seeded, order-preserving share ``fraction`` of the windows (all when 1.0)."""
-        if self.fraction >= 1.0 or len(starts) == 0:
-            return starts
-        rng = np.random.default_rng([self.seed, split_index])
-        size = max(1, round(self.fraction * len(starts)))
-        return starts[np.sort(rng.choice(len(starts), size=size, replace=False))]
+        index = subset_index(len(starts), self.fraction, [self.seed, split_index])
+        return starts if index is None else starts[index]
 
     def dataset(self, split: str) -> WindowDataset:
         self.setup()

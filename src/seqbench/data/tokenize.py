@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqbench.config import TokenizerConfig
+from seqbench.data.config import TokenizerConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, write_json
-from seqbench.validation.core import require_passed
 
 PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1: the trainers assign special tokens first
 TOKENIZER_FILE = "tokenizer.json"
@@ -158,15 +157,12 @@ class TextEncoder:
         return [e.ids for e in encodings]
 
 
-def tokenize_dataset(
-    cfg: TokenizerConfig, processed_dir: str | Path, report_dir: str | Path, out_dir: str | Path
-) -> dict:
+def tokenize_dataset(cfg: TokenizerConfig, processed_dir: str | Path, out_dir: str | Path) -> dict:
     """Train on ``train.parquet``, encode every split into ``out_dir``; return ``meta.json``.
 
-    Refuses to run unless the validation report in ``report_dir`` passed. ``out_dir`` appears
-    whole or not at all.
+    ``out_dir`` appears whole or not at all. (The tokenize stage runs it only on splits whose
+    validation report passed.)
     """
-    require_passed(report_dir)
     frames = load_splits(processed_dir)
     for split, frame in frames.items():
         _require_columns(Path(processed_dir) / f"{split}.parquet", frame)

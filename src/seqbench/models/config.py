@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqbench.config import check
+from seqbench.models.registry import ARCHITECTURES
+from seqbench.typed import check
 
 Pooling = Literal["last", "mean", "max", "cls"]
 
@@ -40,8 +41,6 @@ class ModelConfig:
     embedding_size: int | None = None
 
     def __post_init__(self) -> None:
-        from seqbench.models.registry import ARCHITECTURES
-
         check(
             self.arch in ARCHITECTURES,
             "arch",
@@ -108,8 +107,6 @@ class ModelConfig:
     @property
     def pool(self) -> str:
         """The pooling actually used (the architecture's default when ``pooling`` is None)."""
-        from seqbench.models.registry import ARCHITECTURES
-
         return self.pooling or ARCHITECTURES[self.arch].poolings[0]
 
     @property

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqbench.config import check
 from seqbench.models.adapters import NumericProjection, TokenEmbedding
 from seqbench.models.base import Encoder
 from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
 from seqbench.models.heads import PooledHead, QueryHead
 from seqbench.models.registry import ARCHITECTURES
+from seqbench.typed import check
 
 Adapter = TokenEmbedding | NumericProjection
 

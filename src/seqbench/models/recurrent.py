@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqbench.models.base import Encoder, valid_mask
-from seqbench.models.config import ModelConfig
 from seqbench.models.peephole import PeepholeLSTM
+
+if TYPE_CHECKING:  # annotations only: models/config.py imports this module
+    from seqbench.models.config import ModelConfig
 
 # cell name -> (module class, gate blocks per step)
 CELLS: dict[str, tuple[type[nn.Module], int]] = {

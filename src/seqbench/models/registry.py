@@ -6,12 +6,14 @@ Adding an architecture = its encoder module + one line here (+ its params sectio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from seqbench.models.base import Encoder
-from seqbench.models.config import ModelConfig
 from seqbench.models.recurrent import RecurrentEncoder
 from seqbench.models.transformer import TransformerEncDec, TransformerEncoder
+
+if TYPE_CHECKING:  # annotations only: models/config.py imports this module
+    from seqbench.models.config import ModelConfig
 
 
 @dataclass(frozen=True)

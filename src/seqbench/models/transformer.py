@@ -9,14 +9,17 @@ positions never attend to padding, so outputs are padding-invariant.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqbench.config import ConfigError
 from seqbench.models.base import Encoder, valid_mask
-from seqbench.models.config import ModelConfig
+from seqbench.typed import ConfigError
+
+if TYPE_CHECKING:  # annotations only: models/config.py imports this module
+    from seqbench.models.config import ModelConfig
 
 
 class PositionalEncoding(nn.Module):

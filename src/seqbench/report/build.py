@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from seqbench.data.kinds import dataset_kind, train_tasks
 from seqbench.io import atomic_path, write_json
 from seqbench.report.compare import Paths, TaskComparison, compare_task, render_markdown
 from seqbench.report.config import compare_config
-from seqbench.training import resolve_run
+from seqbench.training.run import resolve_run
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def build_report(
     ``figures_dir`` is replaced as a whole; ``markdown`` embeds its images by relative path.
     """
     cfg = compare_config(params)
-    tasks = list(tasks or params["train"]["tasks"])
+    tasks = list(tasks or train_tasks(params))
     archs = list(archs or params["train"]["architectures"])
     comparisons = []
     figures: dict[str, list[tuple[str, str]]] = {}
@@ -46,7 +47,15 @@ def build_report(
             spec = resolve_run(params, task, archs[0])
             log.info("compare %s over %s", task, ", ".join(archs))
             cmp = compare_task(
-                task, archs, spec.task.primary, spec.task.mode, cfg, paths, measure=measure
+                task,
+                spec.kind,
+                archs,
+                spec.task.primary,
+                spec.task.mode,
+                cfg,
+                paths,
+                data_dir=paths.data_dir(dataset_kind(params, task).input, task),
+                measure=measure,
             )
             comparisons.append(cmp)
             figures[task] = task_figures(cmp, paths.curves, spec.task.monitor, tmp)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,9 @@ from seqbench.errors import SeqbenchError
 from seqbench.models import estimate_flops
 from seqbench.report.config import CompareConfig, Reference
 from seqbench.report.latency import measure_latency
-from seqbench.report.predictions import load_predictions
-from seqbench.report.stats import PairedTest, diebold_mariano, mcnemar_predictions
-from seqbench.trained import SeedModel, best_seed
+from seqbench.stats import PairedTest
+from seqbench.tasks import Task
+from seqbench.training.outputs import best_seed, load_predictions, mean_std
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,13 @@ class Paths:
     models: Path  # models/<task>-<arch>/seed<k>.{pt,json,predictions.npz}
     curves: Path  # plots/curves/<task>-<arch>.csv
     tuning: Path  # data/tuning/<task>-<arch>.json (optional)
-    tokenized: Path  # data/tokenized/<task>/meta.json (sequence length of text tasks)
+    tokenized: Path  # data/tokenized/<task>/ (meta.json: the input length of text tasks)
+    processed: Path | None = None  # data/processed/<task>/
+
+    def data_dir(self, input_folder: str, task: str) -> Path | None:
+        """The training input folder of ``task`` (``tokenized`` or ``processed``), if given."""
+        root = {"tokenized": self.tokenized, "processed": self.processed}[input_folder]
+        return root / task if root is not None else None
 
 
 @dataclass
@@ -61,7 +67,7 @@ class TaskComparison:
     """Every architecture of one task, the metric that ranks them and the published numbers."""
 
     task: str
-    kind: str
+    kind: Task
     primary: str
     mode: str
     metrics: list[str]  # primary first, then secondary
@@ -73,21 +79,11 @@ class TaskComparison:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["kind"] = self.kind.name
         out["rows"] = [
             {**asdict(r), "latency": {str(k): v for k, v in r.latency.items()}} for r in self.rows
         ]
         return out
-
-
-def mean_std(per_seed: dict[str, dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and sample standard deviation (n - 1; 0 for one seed) of each metric over seeds."""
-    names = sorted({k for m in per_seed.values() for k in m})
-    mean, std = {}, {}
-    for name in names:
-        values = [float(m[name]) for m in per_seed.values() if name in m]
-        mean[name] = statistics.fmean(values)
-        std[name] = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
@@ -126,56 +122,33 @@ def unused_tuned(tuned: dict[str, Any], config: dict[str, Any]) -> list[str]:
     return unused
 
 
-def sequence_length(seed: SeedModel, tokenized_dir: Path) -> int:
-    """Input length the latency and FLOPs are measured at: the full window or token budget."""
-    if seed.kind == "forecasting":
-        return int(seed.info["dataset"]["window"]["input_length"])
-    meta = tokenized_dir / "meta.json"
-    if meta.is_file():
-        return int(json.loads(meta.read_text())["max_length"])
-    return int(seed.info["model"].get("max_length", 512))
-
-
-def per_window_loss(pred: dict[str, np.ndarray], metric: str) -> np.ndarray:
-    """Per-window loss matching ``metric``: absolute error for MAE/MAPE, squared otherwise."""
-    scaled = metric.endswith("_scaled")
-    p = pred["pred_scaled" if scaled else "pred"].astype(np.float64)  # (N, H, T)
-    t = pred["true_scaled" if scaled else "true"].astype(np.float64)  # (N, H, T)
-    name = metric.split("/")[-1].removesuffix("_scaled")
-    err = np.abs(p - t) if name in ("mae", "mape") else (p - t) ** 2
-    return err.reshape(len(err), -1).mean(axis=1)  # (N,)
-
-
 def paired_test(
-    kind: str, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+    kind: Task, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
 ) -> PairedTest:
-    """McNemar (classification) or Diebold-Mariano (forecasting) on the examples both share."""
+    """The task kind's paired test of A against B on the test examples both share."""
     common, ia, ib = np.intersect1d(a["ids"], b["ids"], return_indices=True)
     if len(common) == 0:
         raise ComparisonError(f"{metric}: the two models share no test example")
-    if kind == "classification":
-        correct_a = a["probs"][ia].argmax(-1) == a["labels"][ia]
-        correct_b = b["probs"][ib].argmax(-1) == b["labels"][ib]
-        return mcnemar_predictions(correct_a, correct_b, exact_below=exact_below)
     sub_a = {k: v[ia] for k, v in a.items()}
     sub_b = {k: v[ib] for k, v in b.items()}
-    horizon = sub_a["pred"].shape[1]
-    return diebold_mariano(per_window_loss(sub_a, metric), per_window_loss(sub_b, metric), horizon)
+    return kind.paired_test(metric, sub_a, sub_b, exact_below)
 
 
 def compare_task(
     task: str,
+    kind: Task,
     archs: Sequence[str],
     primary: str,
     mode: str,
     cfg: CompareConfig,
     paths: Paths,
     *,
+    data_dir: Path | None = None,
     measure: bool = True,
 ) -> TaskComparison:
-    """Build one task's comparison; ``measure=False`` skips latency (tests)."""
+    """Build one task's comparison (``data_dir``: its training input folder); ``measure=False``
+    skips latency (tests)."""
     rows: list[Row] = []
-    kind = ""
     seq_len = None
     predictions: dict[str, dict[str, np.ndarray]] = {}
     for arch in archs:
@@ -187,17 +160,16 @@ def compare_task(
         model_dir = paths.models / name
         if model_dir.is_dir():
             seed = best_seed(model_dir)
-            kind = seed.kind
             row.best_seed = seed.seed
             row.tuned_unused = unused_tuned(row.tuned, seed.info)
-            seq_len = sequence_length(seed, paths.tokenized / task)
+            seq_len = kind.input_length(seed.info, data_dir)
             row.flops = estimate_flops(seed.model_config(), seed.spec(), seq_len)
             if measure:
                 model = seed.load()
                 row.parameters = sum(p.numel() for p in model.parameters())
                 row.latency = measure_latency(
                     model,
-                    seed.spec(),
+                    partial(kind.latency_input, seed.spec()),
                     seq_len,
                     cfg.latency.batch_sizes,
                     repeats=cfg.latency.repeats,
@@ -207,7 +179,6 @@ def compare_task(
             if seed.predictions.is_file():
                 predictions[arch] = load_predictions(seed.predictions)
         rows.append(row)
-    kind = kind or ("classification" if primary.endswith(("acc", "f1", "auroc")) else "forecasting")
     metrics = [primary, *[m for m in cfg.secondary.get(task, []) if m != primary]]
     out = TaskComparison(
         task, kind, primary, mode, metrics, rows, list(cfg.references.get(task, [])), seq_len
@@ -331,16 +302,11 @@ def task_notes(cmp: TaskComparison, cfg: CompareConfig) -> list[str]:
     better = "higher" if cmp.mode == "max" else "lower"
     notes = [f"Ranked by `{cmp.primary}` ({better} is better); best: **{cmp.best or '—'}**."]
     if cmp.seq_len:
-        unit = "tokens" if cmp.kind == "classification" else "time steps"
-        notes.append(f"FLOPs and latency at the full input length of {cmp.seq_len} {unit}.")
-    if cmp.test_method:
-        what = (
-            "McNemar's test on the same test reviews (exact binomial below "
-            f"{cfg.exact_below} discordant pairs, else chi-square with continuity correction)"
-            if cmp.kind == "classification"
-            else "Diebold-Mariano test with the Harvey-Leybourne-Newbold small-sample "
-            "correction on per-window losses of the same test windows"
+        notes.append(
+            f"FLOPs and latency at the full input length of {cmp.seq_len} {cmp.kind.unit}."
         )
+    if cmp.test_method:
+        what = cmp.kind.test_description(cfg.exact_below)
         notes.append(
             f"p vs best: {what}, between the best-validation seed of each architecture and that "
             f"of the best; * marks p < {cfg.alpha}."

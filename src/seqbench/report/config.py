@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqbench.config import build, check
+from seqbench.typed import build, check
 
 
 @dataclass(frozen=True)

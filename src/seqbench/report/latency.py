@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from seqbench.models import ClassificationSpec, ForecastSpec
-
-
-def example_batch(
-    spec: ClassificationSpec | ForecastSpec, batch_size: int, seq_len: int, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A synthetic full-length batch: ids ``(B, T)`` with lengths, or windows ``(B, L, F)``."""
-    gen = torch.Generator().manual_seed(seed)
-    if isinstance(spec, ClassificationSpec):
-        low = min(spec.pad_id + 1, spec.vocab_size - 1)
-        ids = torch.randint(low, spec.vocab_size, (batch_size, seq_len), generator=gen)  # (B, T)
-        return ids, torch.full((batch_size,), seq_len, dtype=torch.int64)  # (B,)
-    x = torch.randn(batch_size, seq_len, spec.input_features, generator=gen)  # (B, L, F)
-    return x, None
-
 
 def measure_latency(
     model: nn.Module,
-    spec: ClassificationSpec | ForecastSpec,
+    make_input: Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None]],
     seq_len: int,
     batch_sizes: Sequence[int] = (1, 256),
     *,
@@ -37,6 +22,8 @@ def measure_latency(
 ) -> dict[int, float]:
     """Median wall-clock seconds **per sample** of ``model`` on CPU for each batch size.
 
+    ``make_input(batch_size, seq_len)`` gives a full-length batch ``(x, lengths)`` (the task
+    kind's ``latency_input``).
     Each batch size is run ``warmup`` times unmeasured, then ``repeats`` times; the median of
     (batch time / batch size) is reported. ``threads`` pins torch's intra-op threads for the
     measurement (None keeps the current setting) and is restored afterwards.
@@ -49,7 +36,7 @@ def measure_latency(
     try:
         with torch.inference_mode():
             for size in batch_sizes:
-                x, lengths = example_batch(spec, size, seq_len)
+                x, lengths = make_input(size, seq_len)
                 times = []
                 for i in range(warmup + repeats):
                     start = time.perf_counter()

@@ -37,12 +37,16 @@ class Timing:
 def pipeline_stages(params: dict[str, Any]) -> list[str]:
     """Every stage name of the pipeline ``dvc.yaml`` builds from ``params``, in run order."""
     datasets = list(params.get("datasets", {}))
-    pairs = [f"{t}-{a}" for t in params["train"]["tasks"] for a in params["train"]["architectures"]]
+    archs = params["train"]["architectures"]
+    pairs = [  # (group, task-arch): the train/tune matrices are split by train.tasks group
+        (group, f"{t}-{a}") for group, tasks in params["train"]["tasks"].items() for t in tasks
+        for a in archs
+    ]  # fmt: skip
     return [
         *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),
         *(f"tokenize@{name}" for name in params.get("tokenize", {})),
-        *(f"tune@{p}" for p in pairs),
-        *(f"train@{p}" for p in pairs),
+        *(f"tune_{g}@{p}" for g, p in pairs),
+        *(f"train_{g}@{p}" for g, p in pairs),
         "compare",
         "register",
     ]
@@ -60,8 +64,10 @@ def read_timings(directory: Path, stages: Sequence[str]) -> dict[str, Timing]:
 
 
 def group_of(stage: str, tasks: Sequence[str]) -> str:
-    """``tune@imdb-lstm`` → ``tune imdb``; ``fetch@pems`` → ``fetch``; ``compare`` → ``compare``."""
+    """``tune_text@imdb-lstm`` → ``tune imdb``; ``fetch@pems`` → ``fetch``; ``compare`` →
+    ``compare``."""
     step, _, item = stage.partition("@")
+    step = step.partition("_")[0]  # tune_text, train_series: the matrix's group is not shown
     for task in tasks:
         if item.startswith(f"{task}-"):
             return f"{step} {task}"

@@ -1,15 +1,11 @@
-"""Lightning tasks: one LightningModule per problem type wrapping any registry encoder."""
+"""Task kinds, the unit of extension: one :class:`Task` per kind of problem, in :data:`TASKS`.
 
-from seqbench.tasks.base import NonFiniteLossError, SequenceTask
-from seqbench.tasks.classification import ClassificationTask
+Importing this package loads no Lightning: the LightningModules (``modules.py``), recorders
+(``predictions.py``) and predictors (``predictors.py``) are imported when a task uses them.
+"""
+
+from seqbench.tasks.base import NonFiniteLossError, Task
 from seqbench.tasks.config import OptimConfig, TaskConfig
-from seqbench.tasks.forecasting import ForecastingTask
+from seqbench.tasks.registry import TASKS, get_task
 
-__all__ = [
-    "ClassificationTask",
-    "ForecastingTask",
-    "NonFiniteLossError",
-    "OptimConfig",
-    "SequenceTask",
-    "TaskConfig",
-]
+__all__ = ["TASKS", "NonFiniteLossError", "OptimConfig", "Task", "TaskConfig", "get_task"]

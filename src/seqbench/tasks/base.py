@@ -1,92 +1,149 @@
-"""What every task shares: optimizer and schedule from config, the non-finite loss guard."""
+"""The Task contract: everything specific to one kind of problem, behind one interface.
+
+A task kind (``classification``, ``forecasting``, ...) is registered once in
+:data:`seqbench.tasks.TASKS`; training, tuning, the report, serving and the stage scripts call
+through it and never ask which kind they hold. This module imports neither Lightning nor
+MLflow: code that only needs a task's metric direction or name stays light.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import lightning as L
-import torch
-from torch import nn
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from seqbench.errors import SeqbenchError
-from seqbench.tasks.config import OptimConfig, TaskConfig
 
-SPLITS = ("train", "val", "test")
+if TYPE_CHECKING:  # annotations only: these modules sit above (training, serving) or are heavy
+    import lightning as L
+    import numpy as np
+    import pandas as pd
+    import torch
+    from torch import nn
 
-
-def per_split(factory: Callable[[str], nn.Module]) -> nn.ModuleDict:
-    """One module per split, keyed ``<split>_`` (``train`` alone would shadow ``Module.train``)."""
-    return nn.ModuleDict({f"{s}_": factory(s) for s in SPLITS})
+    from seqbench.serving.config import RegisterConfig
+    from seqbench.stats import PairedTest
+    from seqbench.tasks.config import TaskConfig
+    from seqbench.tasks.modules import SequenceModule
+    from seqbench.tasks.predictions import PredictionRecorder
+    from seqbench.training.outputs import SeedModel
+    from seqbench.training.run import RunSpec
 
 
 class NonFiniteLossError(SeqbenchError):
     """The training loss became NaN or infinite; training stopped (tuning prunes such trials)."""
 
 
-class SequenceTask(L.LightningModule):
-    """A LightningModule around a plain ``nn.Module`` encoder+head; subclasses add loss/metrics."""
+class BundleError(SeqbenchError):
+    """A serving bundle cannot be written: the preprocessing state or a setting is missing."""
 
-    def __init__(self, model: nn.Module, task: TaskConfig, optim: OptimConfig) -> None:
-        super().__init__()
-        self.model = model
-        self.task = task
-        self.optim = optim
 
-    def check_finite(self, loss: torch.Tensor) -> None:
-        """Raise :class:`NonFiniteLossError` when ``loss`` is NaN or infinite."""
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"train/loss: expected a finite value, got {loss.item()} at epoch "
-                f"{self.current_epoch} step {self.global_step} (lower optim.lr or enable "
-                f"optim.clip_norm)"
-            )
+class PredictInputError(SeqbenchError):
+    """A prediction request does not have the columns or rows the model needs."""
 
-    def log_loss(self, split: str, loss: torch.Tensor, batch_size: int) -> None:
-        self.log(
-            f"{split}/loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            batch_size=batch_size,
-            prog_bar=split == "val",
-        )
 
-    def configure_optimizers(self) -> Any:
-        cfg = self.optim
-        params = [p for p in self.parameters() if p.requires_grad]
-        if cfg.name == "sgd":
-            opt = torch.optim.SGD(
-                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-            )
-        else:
-            # The fused kernel updates every tensor in one pass: on CPU 1.5 ms instead of 12 ms
-            # per step for the 2.6M parameters of an IMDB model (a dense 20000 × 128 embedding).
-            fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-            adam = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
-            opt = adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
-        if cfg.scheduler == "none":
-            return opt
-        if cfg.scheduler == "cosine":
-            epochs = max(1, self.trainer.max_epochs or 1)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-                opt, T_max=epochs, eta_min=cfg.lr * cfg.min_lr_ratio
-            )
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-        if cfg.scheduler == "plateau":
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode=self.task.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
-            )
-            return {
-                "optimizer": opt,
-                "lr_scheduler": {
-                    "scheduler": sched,
-                    "interval": "epoch",
-                    "monitor": self.task.monitor,
-                },
-            }
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total, pct_start=cfg.pct_start
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+@dataclass(frozen=True)
+class Column:
+    """One column of a served model's input or output (``name`` None: the single unnamed one)."""
+
+    type: Literal["string", "long", "double", "any"]
+    name: str | None = None
+    required: bool = True
+
+
+@dataclass
+class ServingSchema:
+    """What a registered model takes and returns, and an input example of raw values."""
+
+    inputs: list[Column]
+    outputs: list[Column]
+    example: pd.DataFrame
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Predictor(Protocol):
+    """Raw inputs (a DataFrame, list or array) in, a DataFrame of predictions out."""
+
+    def predict(self, model_input: Any) -> pd.DataFrame: ...
+
+
+class Task(ABC):
+    """One task kind. Subclasses set the class attributes and implement every method.
+
+    ``losses`` are the ``task.loss`` values it accepts; ``unit`` names one input step in reports
+    (``tokens``, ``time steps``).
+    """
+
+    name: ClassVar[str]
+    losses: ClassVar[tuple[str, ...]]
+    unit: ClassVar[str]
+
+    def check(self, cfg: TaskConfig) -> tuple[str, str] | None:
+        """``(key, what was expected)`` when ``cfg`` does not suit this task, else None."""
+        if cfg.loss not in self.losses:
+            return "loss", f"{' or '.join(self.losses)} for a {self.name} task"
+        return None
+
+    # -- training: data, network, LightningModule ------------------------------------------
+    @abstractmethod
+    def datamodule(self, spec: RunSpec, seed: int) -> L.LightningDataModule:
+        """The seeded DataModule over ``spec.data_dir``."""
+
+    @abstractmethod
+    def model_spec(self, spec: RunSpec, dm: Any) -> Any:
+        """The network's input kind and output shape (a ``seqbench.models`` spec), from ``dm``."""
+
+    @abstractmethod
+    def load_model_spec(self, dims: dict[str, Any]) -> Any:
+        """The model spec saved as plain dims (``seed<k>.json``, a bundle manifest)."""
+
+    @abstractmethod
+    def module(self, spec: RunSpec, model: nn.Module, dm: Any) -> SequenceModule:
+        """The LightningModule that trains ``model`` (loss and metrics per split)."""
+
+    @abstractmethod
+    def input_example(self, batch: tuple[Any, ...]) -> Any:
+        """Two network inputs of a validation batch (MLflow signatures of logged networks)."""
+
+    # -- evaluation: saved predictions, paired test, latency -------------------------------
+    @abstractmethod
+    def recorder(self) -> PredictionRecorder:
+        """The callback that keeps the per-example test predictions the paired test needs."""
+
+    @abstractmethod
+    def paired_test(
+        self, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+    ) -> PairedTest:
+        """Significance of A against B on the same test examples (arrays aligned by id)."""
+
+    @abstractmethod
+    def test_description(self, exact_below: int) -> str:
+        """One phrase naming the paired test, for the report."""
+
+    @abstractmethod
+    def input_length(self, info: dict[str, Any], data_dir: Path | None) -> int:
+        """The full input length FLOPs and latency are measured at (``info``: a seed's json)."""
+
+    @abstractmethod
+    def latency_input(
+        self, spec: Any, batch_size: int, length: int, seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A synthetic full-length batch ``(x, lengths)`` for the network of ``spec``."""
+
+    # -- serving: the registered pyfunc on raw inputs --------------------------------------
+    @abstractmethod
+    def write_bundle(
+        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
+    ) -> dict[str, Any]:
+        """Copy the preprocessing state into ``out_dir``; return the manifest entries it needs."""
+
+    @abstractmethod
+    def serving_schema(
+        self, manifest: dict[str, Any], cfg: RegisterConfig, data_dir: Path | None
+    ) -> ServingSchema:
+        """The served model's columns and an input example."""
+
+    @abstractmethod
+    def predictor(self, bundle: Path) -> Predictor:
+        """The raw-input predictor over a bundle folder."""

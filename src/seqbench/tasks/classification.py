@@ -1,69 +1,146 @@
-"""Sequence classification: cross-entropy; accuracy, F1 and ROC-AUC per split (torchmetrics)."""
+"""Sequence classification (text): token ids in, class logits out; McNemar's paired test."""
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryAccuracy,
-    BinaryAUROC,
-    BinaryF1Score,
-    MulticlassAccuracy,
-    MulticlassAUROC,
-    MulticlassF1Score,
-)
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from seqbench.tasks.base import SequenceTask, per_split
-from seqbench.tasks.config import OptimConfig, TaskConfig
+from seqbench.tasks.base import BundleError, Column, ServingSchema, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from seqbench.models import ClassificationSpec
+    from seqbench.stats import PairedTest
+    from seqbench.tasks.modules import ClassificationModule
+    from seqbench.tasks.predictions import PredictionRecorder
+    from seqbench.tasks.predictors import TextPredictor
+    from seqbench.training.outputs import SeedModel
+    from seqbench.training.run import RunSpec
 
 
-def classification_metrics(num_classes: int) -> MetricCollection:
-    """``acc``, ``f1`` and ``auroc``: of the positive class when binary, macro otherwise."""
-    if num_classes == 2:
-        return MetricCollection(
-            {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+class Classification(Task):
+    """Batches ``(ids (B, T), lengths (B,), labels (B,))`` from a tokenized folder; the network
+    returns logits ``(B, C)``. Saved test predictions: ``labels`` (N,), ``probs`` (N, C)."""
+
+    name = "classification"
+    losses = ("cross_entropy",)
+    unit = "tokens"
+
+    def datamodule(self, spec: RunSpec, seed: int) -> Any:
+        from seqbench.data.text import TextDataModule
+
+        cfg = spec.train
+        return TextDataModule(
+            spec.data_dir,
+            cfg.batch_size,
+            seed,
+            fraction=cfg.fraction,
+            eval_batch_size=cfg.eval_batch_size,
+            bucketing=cfg.bucketing,
+            bucket_chunk=cfg.bucket_chunk,
+            num_workers=cfg.num_workers,
         )
-    return MetricCollection(
-        {
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
-            "auroc": MulticlassAUROC(num_classes),
-        }
-    )
+
+    def model_spec(self, spec: RunSpec, dm: Any) -> ClassificationSpec:
+        from seqbench.models import ClassificationSpec
+
+        return ClassificationSpec(
+            vocab_size=dm.vocab_size, num_classes=spec.task.num_classes, pad_id=dm.pad_id
+        )
+
+    def load_model_spec(self, dims: dict[str, Any]) -> ClassificationSpec:
+        from seqbench.models import ClassificationSpec
+
+        return ClassificationSpec(**dims)
+
+    def module(self, spec: RunSpec, model: Any, dm: Any) -> ClassificationModule:
+        from seqbench.tasks.modules import ClassificationModule
+
+        return ClassificationModule(model, spec.task, spec.optim)
+
+    def input_example(self, batch: tuple[Any, ...]) -> Any:
+        ids, lengths, _labels = batch
+        return ids[:2].cpu(), lengths[:2].cpu()
+
+    def recorder(self) -> PredictionRecorder:
+        from seqbench.tasks.predictions import PredictionRecorder
+
+        return PredictionRecorder(_record)
+
+    def paired_test(
+        self, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+    ) -> PairedTest:
+        from seqbench.stats import mcnemar_predictions
+
+        correct_a = a["probs"].argmax(-1) == a["labels"]
+        correct_b = b["probs"].argmax(-1) == b["labels"]
+        return mcnemar_predictions(correct_a, correct_b, exact_below=exact_below)
+
+    def test_description(self, exact_below: int) -> str:
+        return (
+            f"McNemar's test on the same test reviews (exact binomial below {exact_below} "
+            "discordant pairs, else chi-square with continuity correction)"
+        )
+
+    def input_length(self, info: dict[str, Any], data_dir: Path | None) -> int:
+        meta = data_dir / "meta.json" if data_dir is not None else None
+        if meta is not None and meta.is_file():
+            return int(json.loads(meta.read_text())["max_length"])
+        return int(info["model"].get("max_length", 512))
+
+    def latency_input(
+        self, spec: Any, batch_size: int, length: int, seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        import torch
+
+        gen = torch.Generator().manual_seed(seed)
+        low = min(spec.pad_id + 1, spec.vocab_size - 1)
+        ids = torch.randint(low, spec.vocab_size, (batch_size, length), generator=gen)  # (B, T)
+        return ids, torch.full((batch_size,), length, dtype=torch.int64)  # (B,)
+
+    def write_bundle(
+        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
+    ) -> dict[str, Any]:
+        from seqbench.tasks.predictors import TOKENIZER_DIR
+
+        if data_dir is None:
+            raise BundleError(f"{seed.task}: a text model needs its tokenized data folder")
+        tok = out_dir / TOKENIZER_DIR
+        tok.mkdir()
+        for name in ("tokenizer.json", "meta.json"):
+            if not (data_dir / name).is_file():
+                raise BundleError(f"{data_dir / name}: missing; run the tokenize stage")
+            shutil.copyfile(data_dir / name, tok / name)
+        classes = seed.info["model_spec"]["num_classes"]
+        names = list(labels or [str(i) for i in range(classes)])
+        if len(names) != classes:
+            raise BundleError(f"register.labels.{seed.task}: expected {classes} names, got {names}")
+        return {"labels": names}
+
+    def serving_schema(
+        self, manifest: dict[str, Any], cfg: Any, data_dir: Path | None
+    ) -> ServingSchema:
+        import pandas as pd
+
+        from seqbench.tasks.predictors import TEXT_COLUMN
+
+        outputs = [Column("string", "label"), Column("long", "label_id")]
+        outputs += [Column("double", "probability")]
+        outputs += [Column("double", f"p_{name}") for name in manifest["labels"]]
+        # One unnamed string column: a list of reviews and a DataFrame column `text` both fit.
+        example = pd.DataFrame({TEXT_COLUMN: list(cfg.text_examples)})
+        return ServingSchema([Column("string")], outputs, example)
+
+    def predictor(self, bundle: Path) -> TextPredictor:
+        from seqbench.tasks.predictors import TextPredictor
+
+        return TextPredictor(bundle)
 
 
-class ClassificationTask(SequenceTask):
-    """Batches ``(ids (B, T), lengths (B,), labels (B,))``; model returns logits ``(B, C)``."""
-
-    def __init__(self, model: nn.Module, task: TaskConfig, optim: OptimConfig) -> None:
-        super().__init__(model, task, optim)
-        base = classification_metrics(task.num_classes)
-        self.metrics = per_split(lambda s: base.clone(prefix=f"{s}/"))
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.model(ids, lengths)  # (B, C)
-
-    def step(self, batch: tuple[torch.Tensor, ...], split: str) -> torch.Tensor:
-        ids, lengths, labels = batch
-        logits = self(ids, lengths)  # (B, C)
-        loss = F.cross_entropy(logits.float(), labels)
-        probs = logits.detach().float().softmax(-1)  # (B, C)
-        preds = probs[:, 1] if self.task.num_classes == 2 else probs
-        metrics = self.metrics[f"{split}_"]
-        metrics.update(preds, labels)
-        self.log_loss(split, loss, len(labels))
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(labels))
-        return loss
-
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        loss = self.step(batch, "train")
-        self.check_finite(loss)
-        return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        self.step(batch, "test")
+def _record(out: torch.Tensor, target: torch.Tensor, module: Any) -> dict[str, np.ndarray]:
+    """Logits ``(B, C)`` → ``probs`` (B, C) and ``labels`` (B,)."""
+    return {"probs": out.softmax(-1).numpy(), "labels": target.numpy()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqbench.config import check
+from seqbench.tasks.registry import TASKS
+from seqbench.typed import check
 
 
 @dataclass(frozen=True)
@@ -16,8 +17,8 @@ class TaskConfig:
     ETTh1 protocol) beside the metrics in original units.
     """
 
-    kind: Literal["classification", "forecasting"]
-    loss: Literal["cross_entropy", "mse", "mae"] = "cross_entropy"
+    kind: str  # a task kind in seqbench.tasks.TASKS (set from the dataset kind)
+    loss: str = "cross_entropy"  # one of the task kind's losses
     monitor: str = "val/loss"
     mode: Literal["min", "max"] = "min"
     primary: str = "test/loss"
@@ -25,13 +26,11 @@ class TaskConfig:
     report_scaled: bool = False
 
     def __post_init__(self) -> None:
-        expected = "cross_entropy" if self.kind == "classification" else "mse or mae"
-        check(
-            (self.loss == "cross_entropy") == (self.kind == "classification"),
-            "loss",
-            f"{expected} for a {self.kind} task",
-            self.loss,
-        )
+        check(self.kind in TASKS, "kind", f"one of {', '.join(sorted(TASKS))}", self.kind)
+        problem = TASKS[self.kind].check(self)
+        if problem is not None:
+            key, expected = problem
+            check(False, key, expected, getattr(self, key))
         check(
             self.monitor.startswith("val/"),
             "monitor",

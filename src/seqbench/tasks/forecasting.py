@@ -1,100 +1,169 @@
-"""Forecasting: MSE or MAE loss on scaled values; errors reported in original units per step."""
+"""Forecasting (series): a window of values in, the next ``horizon`` steps out; Diebold-Mariano."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from seqbench.tasks.base import BundleError, Column, ServingSchema, Task
 
-from seqbench.tasks.base import SequenceTask, per_split
-from seqbench.tasks.config import OptimConfig, TaskConfig
-from seqbench.tasks.metrics import ForecastErrors, pooled_errors
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
-Inverse = Callable[[torch.Tensor], torch.Tensor]
+    from seqbench.models import ForecastSpec
+    from seqbench.stats import PairedTest
+    from seqbench.tasks.modules import ForecastingModule
+    from seqbench.tasks.predictions import PredictionRecorder
+    from seqbench.tasks.predictors import ForecastPredictor
+    from seqbench.training.outputs import SeedModel
+    from seqbench.training.run import RunSpec
 
 
-class ForecastingTask(SequenceTask):
-    """Batches ``(x (B, L, F), y (B, H, T))`` scaled; model returns ``(B, H, T)`` scaled.
+class Forecasting(Task):
+    """Batches ``(x (B, L, F), y (B, H, T))`` scaled, from a processed folder; the network
+    returns ``(B, H, T)`` scaled. Saved test predictions: ``pred``/``true`` (N, H, T) in original
+    units and ``pred_scaled``/``true_scaled`` as the network sees them."""
 
-    ``{split}/mae|rmse|mape|mse`` are averaged over steps and targets after ``inverse`` (original
-    units); with ``task.report_scaled`` also ``{split}/mse_scaled|mae_scaled``. After each
-    validation/test epoch ``per_step[split]`` holds the per-horizon-step values (length H).
-    """
+    name = "forecasting"
+    losses = ("mse", "mae")
+    unit = "time steps"
 
-    def __init__(
-        self,
-        model: nn.Module,
-        task: TaskConfig,
-        optim: OptimConfig,
-        horizon: int,
-        inverse: Inverse | None = None,
-    ) -> None:
-        super().__init__(model, task, optim)
-        self.inverse = inverse or (lambda y: y)
-        self.horizon = horizon
-        self.errors = per_split(lambda _: ForecastErrors(horizon))
-        self.scaled = per_split(lambda _: ForecastErrors(horizon))
-        # Training errors are logged as metric objects, so callbacks see them at epoch end.
-        self.train_errors = pooled_errors(horizon, ("mae", "rmse", "mape", "mse")).clone("train/")
-        self.train_scaled = pooled_errors(horizon, ("mse", "mae"), "_scaled").clone("train/")
-        self.per_step: dict[str, dict[str, list[float]]] = {}
+    def datamodule(self, spec: RunSpec, seed: int) -> Any:
+        from seqbench.data.timeseries import ForecastDataModule
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # (B, H, T)
-
-    def step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
-        x, y = batch
-        pred = self(x)  # (B, H, T)
-        loss_fn = F.mse_loss if self.task.loss == "mse" else F.l1_loss
-        loss = loss_fn(pred.float(), y.float())
-        self.log_loss(split, loss, len(y))
-        pred_cpu, y_cpu = pred.detach().float().cpu(), y.detach().float().cpu()
-        errors, scaled = (
-            (self.train_errors, self.train_scaled)
-            if split == "train"
-            else (self.errors[f"{split}_"], self.scaled[f"{split}_"])
+        cfg = spec.train
+        return ForecastDataModule(
+            spec.data_dir,
+            spec.dataset,
+            cfg.batch_size,
+            seed,
+            num_workers=cfg.num_workers,
+            fraction=cfg.fraction,
         )
-        errors.update(self.inverse(pred_cpu), self.inverse(y_cpu))
-        if self.task.report_scaled:
-            scaled.update(pred_cpu, y_cpu)
-        if split == "train":
-            self.log_dict(self.train_errors, on_step=False, on_epoch=True, batch_size=len(y))
-            if self.task.report_scaled:
-                self.log_dict(self.train_scaled, on_step=False, on_epoch=True, batch_size=len(y))
-        return loss
 
-    def report(self, split: str) -> None:
-        """Log the averaged errors of ``split`` and keep the per-step ones; reset the metrics."""
-        values = self.errors[f"{split}_"].compute()
-        self.per_step[split] = {k: v[:-1].tolist() for k, v in values.items()}
-        logged = {f"{split}/{k}": float(v[-1]) for k, v in values.items()}
-        if self.task.report_scaled:
-            scaled = self.scaled[f"{split}_"].compute()
-            logged |= {
-                f"{split}/mse_scaled": float(scaled["mse"][-1]),
-                f"{split}/mae_scaled": float(scaled["mae"][-1]),
-            }
-            self.scaled[f"{split}_"].reset()
-        self.errors[f"{split}_"].reset()
-        self.log_dict(logged, on_step=False, on_epoch=True)
+    def model_spec(self, spec: RunSpec, dm: Any) -> ForecastSpec:
+        from seqbench.models import ForecastSpec
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        loss = self.step(batch, "train")
-        self.check_finite(loss)
-        return loss
+        return ForecastSpec(
+            input_features=dm.input_features,
+            horizon=dm.horizon,
+            targets=len(dm.targets),
+            target_indices=tuple(dm.target_indices),
+        )
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
+    def load_model_spec(self, dims: dict[str, Any]) -> ForecastSpec:
+        from seqbench.models import ForecastSpec
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
+        return ForecastSpec(**{**dims, "target_indices": tuple(dims.get("target_indices") or ())})
 
-    def on_validation_epoch_end(self) -> None:
-        self.report("val")
+    def module(self, spec: RunSpec, model: Any, dm: Any) -> ForecastingModule:
+        from seqbench.tasks.modules import ForecastingModule
 
-    def on_test_epoch_end(self) -> None:
-        self.report("test")
+        return ForecastingModule(
+            model, spec.task, spec.optim, horizon=dm.horizon, inverse=dm.inverse_transform
+        )
+
+    def input_example(self, batch: tuple[Any, ...]) -> Any:
+        return batch[0][:2].cpu()
+
+    def recorder(self) -> PredictionRecorder:
+        from seqbench.tasks.predictions import PredictionRecorder
+
+        return PredictionRecorder(_record)
+
+    def paired_test(
+        self, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+    ) -> PairedTest:
+        from seqbench.stats import diebold_mariano
+
+        horizon = a["pred"].shape[1]
+        return diebold_mariano(per_window_loss(a, metric), per_window_loss(b, metric), horizon)
+
+    def test_description(self, exact_below: int) -> str:
+        return (
+            "Diebold-Mariano test with the Harvey-Leybourne-Newbold small-sample correction on "
+            "per-window losses of the same test windows"
+        )
+
+    def input_length(self, info: dict[str, Any], data_dir: Path | None) -> int:
+        return int(info["dataset"]["window"]["input_length"])
+
+    def latency_input(
+        self, spec: Any, batch_size: int, length: int, seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        import torch
+
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn(batch_size, length, spec.input_features, generator=gen)  # (B, L, F)
+        return x, None
+
+    def write_bundle(
+        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
+    ) -> dict[str, Any]:
+        from seqbench.tasks.predictors import SCALER
+
+        if data_dir is None or not (data_dir / SCALER).is_file():
+            raise BundleError(f"{data_dir}/{SCALER}: missing; run the prepare stage")
+        shutil.copyfile(data_dir / SCALER, out_dir / SCALER)
+        dataset = seed.info["dataset"]
+        return {
+            "features": list(dataset["features"]),
+            "targets": list(dataset["targets"]),
+            "input_length": int(dataset["window"]["input_length"]),
+            "horizon": int(dataset["window"]["horizon"]),
+        }
+
+    def serving_schema(
+        self, manifest: dict[str, Any], cfg: Any, data_dir: Path | None
+    ) -> ServingSchema:
+        import numpy as np
+        import pandas as pd
+
+        from seqbench.tasks.predictors import WINDOW_COLUMN
+
+        features, length = manifest["features"], manifest["input_length"]
+        # Any numeric type: MLflow refuses to cast int columns (e.g. vehicle counts) to double.
+        inputs = [Column("any", f) for f in features]
+        inputs.append(Column("long", WINDOW_COLUMN, required=False))
+        outputs = [Column("long", WINDOW_COLUMN), Column("long", "step")]
+        outputs += [Column("double", t) for t in manifest["targets"]]
+        example = None
+        test = data_dir / "test.parquet" if data_dir else None
+        if test is not None and test.is_file():
+            frame = pd.read_parquet(test, columns=features)
+            if len(frame) >= length:
+                example = frame.tail(length).astype(np.float64).reset_index(drop=True)
+        if example is None:
+            example = pd.DataFrame({f: np.zeros(length) for f in features})
+        return ServingSchema(inputs, outputs, example)
+
+    def predictor(self, bundle: Path) -> ForecastPredictor:
+        from seqbench.tasks.predictors import ForecastPredictor
+
+        return ForecastPredictor(bundle)
+
+
+def per_window_loss(pred: dict[str, np.ndarray], metric: str) -> np.ndarray:
+    """Per-window loss matching ``metric``: absolute error for MAE/MAPE, squared otherwise."""
+    import numpy as np
+
+    scaled = metric.endswith("_scaled")
+    p = pred["pred_scaled" if scaled else "pred"].astype(np.float64)  # (N, H, T)
+    t = pred["true_scaled" if scaled else "true"].astype(np.float64)  # (N, H, T)
+    name = metric.split("/")[-1].removesuffix("_scaled")
+    err = np.abs(p - t) if name in ("mae", "mape") else (p - t) ** 2
+    return err.reshape(len(err), -1).mean(axis=1)  # (N,)
+
+
+def _record(out: torch.Tensor, target: torch.Tensor, module: Any) -> dict[str, np.ndarray]:
+    """Scaled forecasts ``(B, H, T)`` → scaled and original-unit predictions and targets."""
+    target = target.float()
+    inverse = getattr(module, "inverse", None) or (lambda y: y)
+    return {
+        "pred_scaled": out.numpy(),
+        "true_scaled": target.numpy(),
+        "pred": inverse(out).numpy(),
+        "true": inverse(target).numpy(),
+    }

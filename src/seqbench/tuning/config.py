@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from seqbench.config import ConfigError, build, check, section
 from seqbench.tuning.space import ParamSpec, parse_space
+from seqbench.typed import ConfigError, build, check, section
 
 
 @dataclass(frozen=True)
@@ -93,17 +93,22 @@ class TuneConfig:
         budget = {
             k: v for k, v in asdict(self.budget).items() if k not in ("n_trials", "max_failures")
         }
-        keyed: dict[str, Any] = {"budget": budget}
-        keyed |= {
-            k: asdict(v)
-            for k, v in (
-                ("budget", self.budget),
-                ("sampler", self.sampler),
-                ("pruner", self.pruner),
-            )
-        }
-        keyed["space"] = {k: asdict(v) for k, v in sorted(self.space.items())}
-        return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
+        return _digest(budget, self)
+
+    def legacy_fingerprint(self, n_trials: int) -> str:
+        """The fingerprint earlier studies stored (it hashed ``n_trials`` and ``max_failures``
+        too): such a study is recognized with the ``n_trials`` it stored, and continued."""
+        return _digest(asdict(replace(self.budget, n_trials=n_trials)), self)
+
+
+def _digest(budget: dict[str, Any], cfg: TuneConfig) -> str:
+    keyed: dict[str, Any] = {
+        "budget": budget,
+        "sampler": asdict(cfg.sampler),
+        "pruner": asdict(cfg.pruner),
+        "space": {k: asdict(v) for k, v in sorted(cfg.space.items())},
+    }
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

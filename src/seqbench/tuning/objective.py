@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 import optuna
 from optuna.trial import TrialState
 
+from seqbench.tasks.base import NonFiniteLossError
 from seqbench.tuning.config import BudgetConfig, TuneConfig
 from seqbench.tuning.space import ParamSpec, suggest
 
@@ -16,15 +17,10 @@ Direction = Literal["minimize", "maximize"]
 
 
 class NonFiniteValueError(ArithmeticError):
-    """Fallback for ``seqbench.training.NonFiniteLossError`` until training defines it."""
+    """An objective's own signal that its value became NaN or infinite (the trial is pruned)."""
 
 
-def _non_finite_types() -> tuple[type[BaseException], ...]:
-    try:
-        from seqbench.training import NonFiniteLossError
-    except ImportError:
-        return (NonFiniteValueError,)
-    return (NonFiniteValueError, NonFiniteLossError)
+NON_FINITE = (NonFiniteValueError, NonFiniteLossError)
 
 
 class Objective(Protocol):
@@ -59,7 +55,7 @@ def run_objective(objective: Objective, trial: optuna.Trial) -> Outcome:
         value = objective(trial)
     except optuna.TrialPruned as exc:
         return Outcome(TrialState.PRUNED, reason=f"pruned: {exc}" if str(exc) else "pruned")
-    except _non_finite_types() as exc:
+    except NON_FINITE as exc:
         return Outcome(TrialState.PRUNED, reason=f"non-finite loss: {_one_line(exc)}")
     except Exception as exc:
         return Outcome(TrialState.FAIL, reason=f"{type(exc).__name__}: {_one_line(exc)}")
@@ -101,7 +97,8 @@ class TrainingObjective:
         import mlflow
         from optuna_integration import PyTorchLightningPruningCallback
 
-        from seqbench.training import fit, resolve_run
+        from seqbench.training.fit import fit
+        from seqbench.training.run import resolve_run
 
         spec = resolve_run(
             self.params, self.task, self.arch, self.overrides(trial), data_dir=self.data_dir
@@ -134,7 +131,7 @@ def training_objective(
 ) -> TrainingObjective:
     """The objective for ``task`` × ``arch``; metric and direction come from the task's
     ``task.monitor`` / ``task.mode`` so tuning optimizes what training early-stops on."""
-    from seqbench.training import resolve_run
+    from seqbench.training.run import resolve_run
 
     spec = resolve_run(params, task, arch, data_dir=data_dir)
     direction: Direction = "maximize" if spec.task.mode == "max" else "minimize"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import optuna
 
-from seqbench.config import ConfigError, build, check
+from seqbench.typed import ConfigError, build, check
 
 Choice = None | bool | int | float | str
 

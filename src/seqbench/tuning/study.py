@@ -114,7 +114,11 @@ def prepare_study(study: optuna.Study, cfg: TuneConfig, direction: str, metric: 
     queue up to ``n_trials``; return the number of tickets added."""
     fingerprint = cfg.fingerprint()
     attrs = study.user_attrs
-    if FINGERPRINT_ATTR in attrs and attrs[FINGERPRINT_ATTR] != fingerprint:
+    stored = attrs.get(FINGERPRINT_ATTR)
+    legacy = "n_trials" in attrs and stored == cfg.legacy_fingerprint(int(attrs["n_trials"]))
+    if legacy:  # the hash an earlier seqbench stored for these same settings
+        stored = fingerprint
+    if stored is not None and stored != fingerprint:
         raise StudyMismatchError(
             f"study {study.study_name}: made with other tune settings (fingerprint "
             f"{attrs[FINGERPRINT_ATTR]}, now {fingerprint}); delete it or use another storage"

@@ -1,10 +1,10 @@
-"""The served model: raw inputs in (review text, recent values), predictions out, as a pyfunc.
+"""Raw-input predictors over a serving bundle: review text → label, recent values → forecast.
 
-A *bundle* folder holds everything a prediction needs: ``manifest.json`` (architecture, sizes,
-columns), ``weights.pt`` (state dict) and the preprocessing state — ``tokenizer/`` (the
-tokenize stage's ``tokenizer.json`` + ``meta.json``) for text, ``scaler.json`` for series.
-:class:`TextPredictor` and :class:`ForecastPredictor` work on a bundle without MLflow;
-:class:`SeqbenchModel` wraps them as an MLflow ``PythonModel``.
+A *bundle* folder holds everything a prediction needs: ``manifest.json`` (task kind,
+architecture, sizes, columns), ``weights.pt`` (state dict) and the preprocessing state —
+``tokenizer/`` (the tokenize stage's ``tokenizer.json`` + ``meta.json``) for text,
+``scaler.json`` for series. The predictors work without MLflow; ``seqbench.serving.pyfunc``
+wraps the one a bundle's task kind names.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import torch
 
-from seqbench.config import build
-from seqbench.errors import SeqbenchError
-from seqbench.models import ClassificationSpec, ForecastSpec, ModelConfig, build_model
+from seqbench.models import ModelConfig, build_model
+from seqbench.tasks.base import PredictInputError
+from seqbench.typed import build
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"
@@ -30,18 +29,12 @@ TEXT_COLUMN = "text"
 WINDOW_COLUMN = "window"
 
 
-class PredictInputError(SeqbenchError):
-    """A prediction request does not have the columns or rows the model needs."""
+def load_network(bundle: Path, manifest: dict[str, Any]) -> torch.nn.Module:
+    """The bundle's network with its weights, on CPU, in eval mode."""
+    from seqbench.tasks.registry import TASKS
 
-
-def _load_network(bundle: Path, manifest: dict[str, Any]) -> torch.nn.Module:
     cfg = build(ModelConfig, manifest["model"], f"{bundle / MANIFEST}:model")
-    dims = dict(manifest["model_spec"])
-    if manifest["kind"] == "classification":
-        spec: ClassificationSpec | ForecastSpec = ClassificationSpec(**dims)
-    else:
-        spec = ForecastSpec(**{**dims, "target_indices": tuple(dims.get("target_indices") or ())})
-    model = build_model(cfg, spec)
+    model = build_model(cfg, TASKS[manifest["kind"]].load_model_spec(manifest["model_spec"]))
     model.load_state_dict(torch.load(bundle / WEIGHTS, map_location="cpu", weights_only=True))
     return model.eval()
 
@@ -57,7 +50,7 @@ class TextPredictor:
         self.labels: list[str] = list(self.manifest["labels"])
         self.encoder = TextEncoder.from_dir(bundle / TOKENIZER_DIR)
         self.pad_id = int(self.manifest["model_spec"].get("pad_id", 0))
-        self.model = _load_network(bundle, self.manifest)
+        self.model = load_network(bundle, self.manifest)
         self.batch_size = batch_size
 
     @staticmethod
@@ -134,7 +127,7 @@ class ForecastPredictor:
         self.input_length = int(self.manifest["input_length"])
         self.horizon = int(self.manifest["horizon"])
         self.scaler = Scaler.load(bundle / SCALER)
-        self.model = _load_network(bundle, self.manifest)
+        self.model = load_network(bundle, self.manifest)
 
     def windows(self, model_input: Any) -> tuple[np.ndarray, list[Any]]:
         """``(B, L, F)`` raw windows and their ids from a DataFrame or an array."""
@@ -190,24 +183,3 @@ class ForecastPredictor:
         for t, name in enumerate(self.targets):
             rows[name] = pred[:, :, t].reshape(-1)
         return pd.DataFrame(rows)
-
-
-def load_predictor(bundle: str | Path) -> TextPredictor | ForecastPredictor:
-    """The predictor matching the bundle's task kind."""
-    kind = json.loads((Path(bundle) / MANIFEST).read_text())["kind"]
-    return TextPredictor(bundle) if kind == "classification" else ForecastPredictor(bundle)
-
-
-class SeqbenchModel(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc over a bundle logged as the artifact ``bundle``."""
-
-    def load_context(self, context: Any) -> None:
-        self.predictor = load_predictor(context.artifacts["bundle"])
-
-    # A DataFrame hint (MLflow infers no schema from it): the logged signature describes the
-    # input; MLflow turns a list of reviews into a one-column DataFrame before this call.
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict | None = None
-    ) -> pd.DataFrame:
-        """Predictions for raw inputs (see ``TextPredictor``, ``ForecastPredictor``)."""
-        return self.predictor.predict(model_input)

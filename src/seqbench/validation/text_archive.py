@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seqbench.config import ImdbConfig
+from seqbench.data.config import TextArchiveConfig
 from seqbench.validation.core import Check
 
 COLUMNS = ["id", "rating", "label", "text"]
@@ -10,7 +10,7 @@ NEG_RATINGS = [1, 2, 3, 4]
 POS_RATINGS = [7, 8, 9, 10]
 
 
-def suite(cfg: ImdbConfig) -> list[Check]:
+def suite(cfg: TextArchiveConfig) -> list[Check]:
     """The checks gating ``data/processed/imdb``; every threshold comes from ``cfg``."""
     import great_expectations.expectations as gxe
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from seqbench.config import ImdbConfig
+from seqbench.data.config import TextArchiveConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path
 
@@ -35,7 +35,7 @@ class ArchiveError(SeqbenchError):
 Reviews = dict[str, list[tuple[int, int, int, str]]]  # official split -> (id, rating, label, text)
 
 
-def prepare(cfg: ImdbConfig, raw_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
+def prepare(cfg: TextArchiveConfig, raw_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
     """Write ``out_dir/{train,val,test}.parquet`` from the archive in ``raw_dir``; return counts.
 
     ``val`` is a stratified, seeded ``cfg.val_fraction`` of the official train split; ``test`` is
@@ -158,7 +158,7 @@ def _table(rows: list[tuple[int, int, int, str]]) -> pa.Table:
     )
 
 
-def _archive_path(cfg: ImdbConfig, raw_dir: Path) -> Path:
+def _archive_path(cfg: TextArchiveConfig, raw_dir: Path) -> Path:
     names = [s.name for s in cfg.sources if s.name.endswith((".tar.gz", ".tgz"))]
     if len(names) != 1:
         raise ArchiveError(f"sources: expected exactly one .tar.gz archive, got {names or 'none'}")

@@ -17,20 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from seqbench.data.kinds import dataset_kind, train_tasks
 from seqbench.errors import SeqbenchError
-from seqbench.registry.config import RegisterConfig
-from seqbench.registry.pyfunc import (
-    MANIFEST,
-    SCALER,
-    TEXT_COLUMN,
-    TOKENIZER_DIR,
-    WEIGHTS,
-    WINDOW_COLUMN,
-)
-from seqbench.trained import SeedModel, best_seed, file_sha256
+from seqbench.serving.config import RegisterConfig
+from seqbench.tasks.base import Column
+from seqbench.tasks.predictors import MANIFEST, WEIGHTS
+from seqbench.training.outputs import SeedModel, best_seed, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -61,51 +55,22 @@ class Registered:
 
 
 def make_bundle(
-    seed: SeedModel,
-    out_dir: Path,
-    *,
-    tokenized_dir: Path | None = None,
-    processed_dir: Path | None = None,
-    labels: list[str] | None = None,
+    seed: SeedModel, out_dir: Path, *, data_dir: Path | None, labels: list[str] | None = None
 ) -> Path:
-    """Write the serving bundle of ``seed`` into ``out_dir`` (layout: see ``registry.pyfunc``)."""
+    """Write the serving bundle of ``seed`` into ``out_dir`` (layout: ``tasks.predictors``);
+    ``data_dir`` is the task's training input, whose preprocessing state the task copies."""
     out_dir.mkdir(parents=True)
     shutil.copyfile(seed.weights, out_dir / WEIGHTS)
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
-        "kind": seed.kind,
+        "kind": seed.kind.name,
         "task": seed.task,
         "arch": seed.arch,
         "seed": seed.seed,
         "model": seed.info["model"],
         "model_spec": seed.info["model_spec"],
     }
-    if seed.kind == "classification":
-        if tokenized_dir is None:
-            raise RegistryError(f"{seed.task}: a text model needs its tokenized data folder")
-        tok = out_dir / TOKENIZER_DIR
-        tok.mkdir()
-        for name in ("tokenizer.json", "meta.json"):
-            if not (tokenized_dir / name).is_file():
-                raise RegistryError(f"{tokenized_dir / name}: missing; run the tokenize stage")
-            shutil.copyfile(tokenized_dir / name, tok / name)
-        classes = seed.info["model_spec"]["num_classes"]
-        manifest["labels"] = list(labels or [str(i) for i in range(classes)])
-        if len(manifest["labels"]) != classes:
-            raise RegistryError(
-                f"register.labels.{seed.task}: expected {classes} names, got {manifest['labels']}"
-            )
-    else:
-        if processed_dir is None or not (processed_dir / SCALER).is_file():
-            raise RegistryError(f"{processed_dir}/{SCALER}: missing; run the prepare stage")
-        shutil.copyfile(processed_dir / SCALER, out_dir / SCALER)
-        dataset = seed.info["dataset"]
-        manifest |= {
-            "features": list(dataset["features"]),
-            "targets": list(dataset["targets"]),
-            "input_length": int(dataset["window"]["input_length"]),
-            "horizon": int(dataset["window"]["horizon"]),
-        }
+    manifest |= seed.kind.write_bundle(seed, out_dir, data_dir, labels)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out_dir
 
@@ -119,35 +84,29 @@ def bundle_digest(bundle: Path) -> str:
     return digest.hexdigest()
 
 
-def signature_and_example(bundle: Path, cfg: RegisterConfig, processed_dir: Path | None) -> tuple:
-    """The pyfunc's input/output schema and an input example of raw values."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+def _colspec(column: Column) -> Any:
+    from mlflow.types import ColSpec
     from mlflow.types.schema import AnyType
 
+    kind = AnyType() if column.type == "any" else column.type
+    return ColSpec(kind, column.name, required=column.required)
+
+
+def signature_and_example(
+    bundle: Path, cfg: RegisterConfig, data_dir: Path | None
+) -> tuple[Any, pd.DataFrame]:
+    """The pyfunc's input/output schema and an input example of raw values (the task's)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema
+
+    from seqbench.tasks import get_task
+
     manifest = json.loads((bundle / MANIFEST).read_text())
-    if manifest["kind"] == "classification":
-        outputs = [ColSpec("string", "label"), ColSpec("long", "label_id")]
-        outputs += [ColSpec("double", "probability")]
-        outputs += [ColSpec("double", f"p_{name}") for name in manifest["labels"]]
-        # One unnamed string column: a list of reviews and a DataFrame column `text` both fit.
-        signature = ModelSignature(Schema([ColSpec("string")]), Schema(outputs))
-        return signature, pd.DataFrame({TEXT_COLUMN: list(cfg.text_examples)})
-    features, length = manifest["features"], manifest["input_length"]
-    # Any numeric type: MLflow refuses to cast int columns (e.g. vehicle counts) to double.
-    inputs = [ColSpec(AnyType(), f) for f in features]
-    inputs.append(ColSpec("long", WINDOW_COLUMN, required=False))
-    outputs = [ColSpec("long", WINDOW_COLUMN), ColSpec("long", "step")]
-    outputs += [ColSpec("double", t) for t in manifest["targets"]]
-    example = None
-    test = processed_dir / "test.parquet" if processed_dir else None
-    if test is not None and test.is_file():
-        frame = pd.read_parquet(test, columns=features)
-        if len(frame) >= length:
-            example = frame.tail(length).astype(np.float64).reset_index(drop=True)
-    if example is None:
-        example = pd.DataFrame({f: np.zeros(length) for f in features})
-    return ModelSignature(Schema(inputs), Schema(outputs)), example
+    schema = get_task(manifest["kind"]).serving_schema(manifest, cfg, data_dir)
+    signature = ModelSignature(
+        Schema([_colspec(c) for c in schema.inputs]), Schema([_colspec(c) for c in schema.outputs])
+    )
+    return signature, schema.example
 
 
 def pip_requirements() -> list[str]:
@@ -207,8 +166,7 @@ def register_arch(
     cfg: RegisterConfig,
     *,
     models_dir: Path,
-    tokenized_dir: Path | None,
-    processed_dir: Path | None,
+    data_dir: Path | None,
     metrics_file: Path | None = None,
 ) -> Registered:
     """Log and register the final model of ``task`` × ``arch`` unless its bundle is registered."""
@@ -225,11 +183,7 @@ def register_arch(
         mean = json.loads(metrics_file.read_text()).get("mean", {})
     with tempfile.TemporaryDirectory(prefix="seqbench-bundle-") as tmp:
         bundle = make_bundle(
-            seed,
-            Path(tmp) / "bundle",
-            tokenized_dir=tokenized_dir,
-            processed_dir=processed_dir,
-            labels=cfg.labels.get(task),
+            seed, Path(tmp) / "bundle", data_dir=data_dir, labels=cfg.labels.get(task)
         )
         digest = bundle_digest(bundle)
         ensure_registered_model(client, name, task)
@@ -238,9 +192,9 @@ def register_arch(
             log.info("%s: %s already registered as version %s", name, arch, existing.version)
             return Registered(task, arch, name, str(existing.version), seed.seed, digest, False)
         inputs = [str(models_dir / f"{task}-{arch}")]
-        inputs += [str(d) for d in (tokenized_dir, processed_dir) if d is not None and d.exists()]
+        inputs += [str(data_dir)] if data_dir is not None and data_dir.exists() else []
         provenance = tracking.provenance_tags("register", inputs)
-        signature, example = signature_and_example(bundle, cfg, processed_dir)
+        signature, example = signature_and_example(bundle, cfg, data_dir)
         run_tags = {**provenance, "seqbench.task": task, TAG_ARCH: arch, TAG_DIGEST: digest}
         with tracking.run(cfg.experiment, f"{task}-{arch}", tags=run_tags):
             mlflow.log_metrics({k: float(v) for k, v in seed.test.items()})
@@ -276,19 +230,17 @@ def register_all(
     archs: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Register every ``train.tasks`` × ``train.architectures`` final model; return a summary."""
-    from seqbench.training import task_kind
-
+    roots = {"tokenized": tokenized_root, "processed": processed_root}
     out = []
-    for task in tasks or params["train"]["tasks"]:
-        text = task_kind(params, task) == "classification"
+    for task in tasks or train_tasks(params):
+        data_dir = roots[dataset_kind(params, task).input] / task
         for arch in archs or params["train"]["architectures"]:
             done = register_arch(
                 task,
                 arch,
                 cfg,
                 models_dir=models_root,
-                tokenized_dir=tokenized_root / task if text else None,
-                processed_dir=None if text else processed_root / task,
+                data_dir=data_dir,
                 metrics_file=metrics_root / f"{task}-{arch}.json",
             )
             out.append(asdict(done))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import IMDB_EXPECTED_ROWS, IMDB_PARAMS, IMDB_PER_LABEL, imdb_members, imdb_review
 
-from seqbench.data.imdb import ArchiveError, prepare, read_archive, split_stratified
+from seqbench.data.text_archive import ArchiveError, prepare, read_archive, split_stratified
 
 ROOT = Path(__file__).resolve().parents[1]
 

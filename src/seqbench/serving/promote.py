@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from seqbench.registry.register import METRIC_TAG, TAG_ARCH, RegistryError
+from seqbench.serving.register import METRIC_TAG, TAG_ARCH, RegistryError
 
 HISTORY_TAG = "champion_history"
 

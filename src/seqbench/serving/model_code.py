@@ -2,6 +2,6 @@
 
 from mlflow.models import set_model
 
-from seqbench.registry.pyfunc import SeqbenchModel
+from seqbench.serving.pyfunc import SeqbenchModel
 
 set_model(SeqbenchModel())

@@ -1,12 +1,13 @@
 """Per-example test predictions: recorded during ``trainer.test`` and saved for paired tests.
 
-The significance tests of the comparison (McNemar, Diebold-Mariano) pair two models on the same
-test examples, so every example is saved with a stable id: its row in the tokenized test split
-(text) or its window start (forecasting).
+The significance tests of the comparison pair two models on the same test examples, so every
+example is saved with a stable id (its row in the test split, or its window start). What is kept
+of each batch is the task's: its ``record(output, target, module)`` function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +15,16 @@ import lightning as L
 import numpy as np
 import torch
 
-from seqbench.errors import SeqbenchError
-
-
-class PredictionsError(SeqbenchError):
-    """A predictions file is missing or lacks the arrays the comparison needs."""
+# (network output, batch target, LightningModule) -> named per-example arrays of one batch
+Record = Callable[[torch.Tensor, torch.Tensor, L.LightningModule], dict[str, np.ndarray]]
 
 
 class PredictionRecorder(L.Callback):
-    """Captures the network's outputs on every test batch (a forward hook: no extra pass).
+    """Captures the network's outputs on every test batch (a forward hook: no extra pass) and
+    keeps what the task's ``record`` makes of them, plus ``ids`` (N,)."""
 
-    Classification keeps ``ids``, ``labels`` (N,) and ``probs`` (N, C); forecasting keeps
-    ``ids`` (window starts), ``pred``/``true`` (N, H, T) in original units and
-    ``pred_scaled``/``true_scaled`` as the network sees them.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, record: Record) -> None:
+        self.record = record
         self._hook: Any = None
         self._out: torch.Tensor | None = None
         self._parts: dict[str, list[np.ndarray]] = {}
@@ -58,22 +53,9 @@ class PredictionRecorder(L.Callback):
         out, target = self._out, batch[-1].detach().cpu()
         if out is None:
             return
-        inverse = getattr(pl_module, "inverse", None)
-        if out.dim() == 2:  # logits (B, C)
-            self._add(probs=out.softmax(-1).numpy(), labels=target.numpy())
-        else:  # forecast (B, H, T), scaled
-            target = target.float()
-            self._add(
-                pred_scaled=out.numpy(),
-                true_scaled=target.numpy(),
-                pred=(inverse(out) if inverse else out).numpy(),
-                true=(inverse(target) if inverse else target).numpy(),
-            )
-        self._out = None
-
-    def _add(self, **arrays: np.ndarray) -> None:
-        for key, value in arrays.items():
+        for key, value in self.record(out, target, pl_module).items():
             self._parts.setdefault(key, []).append(value)
+        self._out = None
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._hook is not None:
@@ -117,16 +99,3 @@ def example_ids(loader: Any) -> np.ndarray | None:
         if mapping is not None:
             return np.asarray(mapping)[order]
     return order
-
-
-def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays saved by :meth:`PredictionRecorder.save`, sorted by example id."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictionsError(f"{path}: missing; the train stage saves test predictions there")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    if "ids" not in arrays:
-        raise PredictionsError(f"{path}: expected an 'ids' array")
-    order = np.argsort(arrays["ids"], kind="stable")
-    return {k: v[order] for k, v in arrays.items()}

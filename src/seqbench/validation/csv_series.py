@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqbench.config import TimeSeriesConfig
+from seqbench.data.config import CsvSeriesConfig
 from seqbench.data.timeseries import SPLITS, TIMESTAMP, frequency
 from seqbench.io import load_splits
 from seqbench.validation.core import Check, validate_frames
@@ -25,7 +25,7 @@ NUMERIC_TYPES = ["int64", "int32", "float64", "float32", "Int64", "Float64"]
 DATETIME_TYPES = ["datetime64", "datetime64[ns]", "datetime64[us]", "Timestamp"]
 
 
-def add_facts(cfg: TimeSeriesConfig, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def add_facts(cfg: CsvSeriesConfig, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The prepared ``splits`` with the fact columns the suite checks added."""
     step = frequency(cfg, splits["train"])
     previous_last = None
@@ -46,7 +46,7 @@ def add_facts(cfg: TimeSeriesConfig, splits: dict[str, pd.DataFrame]) -> dict[st
     return out
 
 
-def suite(cfg: TimeSeriesConfig) -> list[Check]:
+def suite(cfg: CsvSeriesConfig) -> list[Check]:
     """Expectations every prepared time-series dataset must meet (bounds and counts from params)."""
     from great_expectations import expectations as E
 
@@ -106,7 +106,7 @@ def suite(cfg: TimeSeriesConfig) -> list[Check]:
     return checks
 
 
-def validate(name: str, cfg: TimeSeriesConfig, processed_dir: Path, report_dir: Path) -> dict:
+def validate(name: str, cfg: CsvSeriesConfig, processed_dir: Path, report_dir: Path) -> dict:
     """Run :func:`suite` on the prepared splits of dataset ``name``; write the report."""
     frames = add_facts(cfg, load_splits(processed_dir))
     return validate_frames(name, frames, suite(cfg), Path(report_dir))

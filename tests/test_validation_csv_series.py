@@ -11,7 +11,7 @@ from test_timeseries import TEST_DAYS, TRAIN_DAYS, config, day_times, write_csv
 
 from seqbench.data import timeseries as ts
 from seqbench.io import read_json
-from seqbench.validation import timeseries as vts
+from seqbench.validation import csv_series as vts
 from seqbench.validation.core import DataValidationError
 
 

@@ -1,0 +1,110 @@
+"""The one table of dataset kinds: a kind names a file format, not a dataset.
+
+A row says how a ``datasets.<name>`` section of that kind is typed (its config class), which
+function prepares its splits, which expectation suite gates them, which task kind
+(:data:`seqbench.tasks.TASKS`) trains on it, and which folder the train/tune stages read:
+``tokenized`` (``data/tokenized/<name>``, written by the tokenize stage) or ``processed``
+(``data/processed/<name>``). ``dvc.yaml`` runs the two groups as separate matrices
+(``train.tasks.text`` and ``train.tasks.series``), so re-tokenizing a text dataset never re-runs
+the series stages. Adding a kind = its config class, a prepare function, a suite, one row here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from seqbench.data.config import CsvSeriesConfig, TextArchiveConfig
+from seqbench.typed import ConfigError, build, section
+
+Group = Literal["text", "series"]
+GROUPS: tuple[Group, ...] = ("text", "series")
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """One dataset kind (see the module docstring); ``prepare``/``suite`` are ``module:function``
+    paths, imported only when a stage needs them."""
+
+    config: type
+    prepare: str  # prepare(cfg, raw_dir, out_dir) -> row counts per split
+    suite: str  # suite(cfg) -> checks; the module may define add_facts(cfg, frames)
+    task: str  # task kind in seqbench.tasks.TASKS
+    group: Group  # the train/tune matrix of dvc.yaml: train.tasks.<group>
+    input: Literal["tokenized", "processed"]  # the folder under data/ training reads
+
+    def prepare_fn(self) -> Callable[..., dict[str, int]]:
+        return _resolve(self.prepare)
+
+    def suite_module(self) -> Any:
+        return importlib.import_module(self.suite.partition(":")[0])
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+DATASET_KINDS: dict[str, DatasetKind] = {
+    "text_archive": DatasetKind(
+        TextArchiveConfig,
+        prepare="seqbench.data.text_archive:prepare",
+        suite="seqbench.validation.text_archive:suite",
+        task="classification",
+        group="text",
+        input="tokenized",
+    ),
+    "csv_series": DatasetKind(
+        CsvSeriesConfig,
+        prepare="seqbench.data.timeseries:prepare",
+        suite="seqbench.validation.csv_series:suite",
+        task="forecasting",
+        group="series",
+        input="processed",
+    ),
+}
+
+
+def dataset_kind(params: dict[str, Any], name: str) -> DatasetKind:
+    """The :class:`DatasetKind` row of ``datasets.<name>`` (by its ``kind`` key)."""
+    raw = section(params, f"datasets.{name}")
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    if kind not in DATASET_KINDS:
+        raise ConfigError(
+            f"datasets.{name}.kind: expected one of {', '.join(sorted(DATASET_KINDS))}, "
+            f"got {kind!r}"
+        )
+    return DATASET_KINDS[kind]
+
+
+def dataset_config(params: dict[str, Any], name: str) -> Any:
+    """The typed config of ``datasets.<name>``, its class chosen by its ``kind`` key."""
+    kind = dataset_kind(params, name)
+    return build(kind.config, section(params, f"datasets.{name}"), f"datasets.{name}")
+
+
+def train_tasks(params: dict[str, Any]) -> list[str]:
+    """Every task of ``train.tasks`` (``{text: [...], series: [...]}``), text first; each must
+    sit in its dataset kind's group, so that dvc.yaml's matrices read the right folder."""
+    groups = section(params, "train.tasks")
+    if not isinstance(groups, dict) or not set(groups) <= set(GROUPS):
+        raise ConfigError(
+            f"train.tasks: expected a mapping with keys among {', '.join(GROUPS)} "
+            f"(the dvc.yaml matrix of each), got {groups!r}"
+        )
+    out: list[str] = []
+    for group in GROUPS:
+        names = groups.get(group) or []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"train.tasks.{group}: expected a list of task names, got {names!r}")
+        for name in names:
+            kind = dataset_kind(params, name)
+            if kind.group != group:
+                raise ConfigError(
+                    f"train.tasks.{group}: {name} is a {section(params, f'datasets.{name}.kind')} "
+                    f"dataset; expected it under train.tasks.{kind.group}"
+                )
+            out.append(name)
+    return out

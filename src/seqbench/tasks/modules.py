@@ -1,0 +1,241 @@
+"""The LightningModules of the task kinds: loss, metrics per split, optimizer and schedule.
+
+:class:`SequenceModule` holds what every task shares (optimizer and schedule from config, the
+non-finite loss guard); the task kinds in ``classification.py``/``forecasting.py`` build their
+subclass here. The network inside is a plain ``nn.Module`` from :mod:`seqbench.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassF1Score,
+)
+
+from seqbench.tasks.base import NonFiniteLossError
+from seqbench.tasks.config import OptimConfig, TaskConfig
+from seqbench.tasks.metrics import ForecastErrors, pooled_errors
+
+Inverse = Callable[[torch.Tensor], torch.Tensor]
+
+SPLITS = ("train", "val", "test")
+
+
+def per_split(factory: Callable[[str], nn.Module]) -> nn.ModuleDict:
+    """One module per split, keyed ``<split>_`` (``train`` alone would shadow ``Module.train``)."""
+    return nn.ModuleDict({f"{s}_": factory(s) for s in SPLITS})
+
+
+class SequenceModule(L.LightningModule):
+    """A LightningModule around a plain ``nn.Module`` encoder+head; subclasses add loss/metrics."""
+
+    def __init__(self, model: nn.Module, task: TaskConfig, optim: OptimConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.optim = optim
+
+    def check_finite(self, loss: torch.Tensor) -> None:
+        """Raise :class:`NonFiniteLossError` when ``loss`` is NaN or infinite."""
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"train/loss: expected a finite value, got {loss.item()} at epoch "
+                f"{self.current_epoch} step {self.global_step} (lower optim.lr or enable "
+                f"optim.clip_norm)"
+            )
+
+    def log_loss(self, split: str, loss: torch.Tensor, batch_size: int) -> None:
+        self.log(
+            f"{split}/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=batch_size,
+            prog_bar=split == "val",
+        )
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.optim
+        params = [p for p in self.parameters() if p.requires_grad]
+        if cfg.name == "sgd":
+            opt = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        else:
+            # The fused kernel updates every tensor in one pass: on CPU 1.5 ms instead of 12 ms
+            # per step for the 2.6M parameters of an IMDB model (a dense 20000 × 128 embedding).
+            fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+            adam = torch.optim.Adam if cfg.name == "adam" else torch.optim.AdamW
+            opt = adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
+        if cfg.scheduler == "none":
+            return opt
+        if cfg.scheduler == "cosine":
+            epochs = max(1, self.trainer.max_epochs or 1)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=epochs, eta_min=cfg.lr * cfg.min_lr_ratio
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        if cfg.scheduler == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode=self.task.mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
+            )
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {
+                    "scheduler": sched,
+                    "interval": "epoch",
+                    "monitor": self.task.monitor,
+                },
+            }
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=total, pct_start=cfg.pct_start
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """``acc``, ``f1`` and ``auroc``: of the positive class when binary, macro otherwise."""
+    if num_classes == 2:
+        return MetricCollection(
+            {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+        )
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "auroc": MulticlassAUROC(num_classes),
+        }
+    )
+
+
+class ClassificationModule(SequenceModule):
+    """Batches ``(ids (B, T), lengths (B,), labels (B,))``; model returns logits ``(B, C)``."""
+
+    def __init__(self, model: nn.Module, task: TaskConfig, optim: OptimConfig) -> None:
+        super().__init__(model, task, optim)
+        base = classification_metrics(task.num_classes)
+        self.metrics = per_split(lambda s: base.clone(prefix=f"{s}/"))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model(ids, lengths)  # (B, C)
+
+    def step(self, batch: tuple[torch.Tensor, ...], split: str) -> torch.Tensor:
+        ids, lengths, labels = batch
+        logits = self(ids, lengths)  # (B, C)
+        loss = F.cross_entropy(logits.float(), labels)
+        probs = logits.detach().float().softmax(-1)  # (B, C)
+        preds = probs[:, 1] if self.task.num_classes == 2 else probs
+        metrics = self.metrics[f"{split}_"]
+        metrics.update(preds, labels)
+        self.log_loss(split, loss, len(labels))
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        loss = self.step(batch, "train")
+        self.check_finite(loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.step(batch, "test")
+
+
+class ForecastingModule(SequenceModule):
+    """Batches ``(x (B, L, F), y (B, H, T))`` scaled; model returns ``(B, H, T)`` scaled.
+
+    ``{split}/mae|rmse|mape|mse`` are averaged over steps and targets after ``inverse`` (original
+    units); with ``task.report_scaled`` also ``{split}/mse_scaled|mae_scaled``. After each
+    validation/test epoch ``per_step[split]`` holds the per-horizon-step values (length H).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: TaskConfig,
+        optim: OptimConfig,
+        horizon: int,
+        inverse: Inverse | None = None,
+    ) -> None:
+        super().__init__(model, task, optim)
+        self.inverse = inverse or (lambda y: y)
+        self.horizon = horizon
+        self.errors = per_split(lambda _: ForecastErrors(horizon))
+        self.scaled = per_split(lambda _: ForecastErrors(horizon))
+        # Training errors are logged as metric objects, so callbacks see them at epoch end.
+        self.train_errors = pooled_errors(horizon, ("mae", "rmse", "mape", "mse")).clone("train/")
+        self.train_scaled = pooled_errors(horizon, ("mse", "mae"), "_scaled").clone("train/")
+        self.per_step: dict[str, dict[str, list[float]]] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)  # (B, H, T)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
+        x, y = batch
+        pred = self(x)  # (B, H, T)
+        loss_fn = F.mse_loss if self.task.loss == "mse" else F.l1_loss
+        loss = loss_fn(pred.float(), y.float())
+        self.log_loss(split, loss, len(y))
+        pred_cpu, y_cpu = pred.detach().float().cpu(), y.detach().float().cpu()
+        errors, scaled = (
+            (self.train_errors, self.train_scaled)
+            if split == "train"
+            else (self.errors[f"{split}_"], self.scaled[f"{split}_"])
+        )
+        errors.update(self.inverse(pred_cpu), self.inverse(y_cpu))
+        if self.task.report_scaled:
+            scaled.update(pred_cpu, y_cpu)
+        if split == "train":
+            self.log_dict(self.train_errors, on_step=False, on_epoch=True, batch_size=len(y))
+            if self.task.report_scaled:
+                self.log_dict(self.train_scaled, on_step=False, on_epoch=True, batch_size=len(y))
+        return loss
+
+    def report(self, split: str) -> None:
+        """Log the averaged errors of ``split`` and keep the per-step ones; reset the metrics."""
+        values = self.errors[f"{split}_"].compute()
+        self.per_step[split] = {k: v[:-1].tolist() for k, v in values.items()}
+        logged = {f"{split}/{k}": float(v[-1]) for k, v in values.items()}
+        if self.task.report_scaled:
+            scaled = self.scaled[f"{split}_"].compute()
+            logged |= {
+                f"{split}/mse_scaled": float(scaled["mse"][-1]),
+                f"{split}/mae_scaled": float(scaled["mae"][-1]),
+            }
+            self.scaled[f"{split}_"].reset()
+        self.errors[f"{split}_"].reset()
+        self.log_dict(logged, on_step=False, on_epoch=True)
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        loss = self.step(batch, "train")
+        self.check_finite(loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.report("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.report("test")

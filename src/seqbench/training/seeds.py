@@ -1,0 +1,158 @@
+"""Training every seed of a run: fit, test once, track each seed in MLflow, write the outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqbench.training.fit import FitResult, fit
+from seqbench.training.outputs import write_seed_outputs
+from seqbench.training.run import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+def seed_metrics(result: FitResult) -> dict[str, float]:
+    """The numbers reported per seed: test metrics, best validation value, timing."""
+    out = dict(result.test or {})
+    out[f"best_{result.monitor}"] = result.best_val
+    out["best_epoch"] = float(result.best_epoch)
+    out["epochs"] = float(result.epochs)
+    out["seconds_per_epoch"] = result.seconds_per_epoch
+    out["train_seconds"] = result.train_seconds
+    if result.padding_fraction is not None:
+        out["train/padding_fraction"] = result.padding_fraction
+    return out
+
+
+def curve_figure(history: list[dict[str, float]], title: str) -> Any:
+    """Matplotlib learning curves: loss per split, and every other validation metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    others = sorted({k for h in history for k in h if k.startswith("val/") and k != "val/loss"})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("train/loss", "val/loss"):
+        axes[0].plot(epochs, [h.get(key, math.nan) for h in history], marker="o", label=key)
+    for key in others:
+        axes[1].plot(epochs, [h.get(key, math.nan) for h in history], marker="o", label=key)
+    for ax, name in zip(axes, ("loss", "validation metrics"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _log_seed(tracking: Any, spec: RunSpec, result: FitResult) -> None:
+    """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    mlflow.log_metrics(result.test or {}, step=result.epochs)
+    now = int(time.time() * 1000)
+    by_step = [
+        Metric(f"test/{name}_by_step", value, now, h)
+        for name, values in (result.test_per_step or {}).items()
+        if len(values) > 1
+        for h, value in enumerate(values, start=1)
+    ]
+    if by_step:
+        mlflow.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=by_step)
+    tags = {
+        "seqbench.parameters": result.parameters,
+        "seqbench.device": result.device,
+        "seqbench.train_seconds": f"{result.train_seconds:.2f}",
+        "seqbench.seconds_per_epoch": f"{result.seconds_per_epoch:.3f}",
+        "seqbench.epochs": result.epochs,
+        "seqbench.best_epoch": result.best_epoch,
+        "seqbench.torch_threads": torch.get_num_threads(),
+    }
+    if result.padding_fraction is not None:
+        tags["seqbench.padding_fraction"] = f"{result.padding_fraction:.4f}"
+    tags["seqbench.model_uri"] = tracking.log_model(result.model, result.input_example)
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+    fig = curve_figure(result.history, f"{spec.name} seed {result.seed}")
+    mlflow.log_figure(fig, "learning_curve.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def train_all_seeds(
+    spec: RunSpec,
+    *,
+    models_dir: str | Path,
+    metrics_path: str | Path,
+    curves_path: str | Path,
+    stage: str | None = None,
+    inputs: Sequence[str] = (),
+    track: bool = True,
+    fit_fn: Callable[..., FitResult] | None = None,
+) -> dict[str, Any]:
+    """Train every seed of ``spec``, test each best-validation model once, write the outputs.
+
+    Writes ``models_dir/seed<k>.pt`` (state dict) and ``seed<k>.json`` (config and sizes to
+    rebuild it), ``seed<k>.predictions.npz`` (per-example test predictions, for the comparison's
+    paired tests), ``metrics_path`` (per seed, mean and std) and ``curves_path`` (per-epoch CSV).
+    With ``track`` each seed is one MLflow run ``<task>-<arch>-s<seed>`` in experiment ``<task>``.
+    """
+    fit_fn = fit_fn or fit
+    tracking = None
+    if track:
+        from seqbench import tracking
+
+        tracking.configure()
+    stage = stage or f"train@{spec.name}"
+    # Code and data do not change between seeds: read git and dvc.lock once.
+    provenance = tracking.provenance_tags(stage, list(inputs)) if tracking is not None else {}
+    outputs: list[dict[str, Any]] = []
+    for seed in spec.seeds:
+        run_name = f"{spec.name}-s{seed}"
+        recorder = spec.kind.recorder()  # per-example test predictions (paired tests)
+        if tracking is not None:
+            tags = {
+                **provenance,
+                "seqbench.task": spec.task_name,
+                "seqbench.arch": spec.arch,
+                "seqbench.seed": str(seed),
+            }
+            with tracking.run(spec.task_name, run_name, params=spec.config(), tags=tags):
+                result = fit_fn(
+                    spec,
+                    seed,
+                    callbacks=[tracking.MLflowEpochLogger(), recorder],
+                    evaluate_test=True,
+                )
+                _log_seed(tracking, spec, result)
+        else:
+            result = fit_fn(spec, seed, callbacks=[recorder], evaluate_test=True)
+        log.info("%s: %s", run_name, json.dumps(result.test))
+        outputs.append(
+            {
+                "seed": result.seed,
+                "model": result.model,
+                "recorder": recorder,
+                "metrics": seed_metrics(result),
+                "history": result.history,
+                "info": {
+                    "model_spec": result.model_spec,
+                    "parameters": result.parameters,
+                    "test": result.test,
+                    "best_val": result.best_val,
+                    "best_epoch": result.best_epoch,
+                },
+            }
+        )
+    return write_seed_outputs(models_dir, metrics_path, curves_path, spec.config(), outputs)
