@@ -9,7 +9,7 @@ MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
 PROFILE ?=
 
-.PHONY: setup run smoke test test-slow lint format lock ui clean-venv
+.PHONY: setup run smoke test test-fast test-slow lint format lock ui clean-venv
 
 setup: $(STAMP)
 
@@ -34,8 +34,13 @@ endif
 smoke: setup
 	$(BIN)/python -m seqbench.profiles profiles/smoke.yaml -- $(BIN)/dvc repro
 
+# Every test, the slow ones included (the README's command, and CI's).
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tier for development: everything not marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

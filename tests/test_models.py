@@ -230,7 +230,7 @@ def test_bidirectional_last_pooling_joins_forward_end_and_backward_start():
     packed = pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
     with torch.no_grad():
         _, (h_n, _) = model.encoder.rnn(packed)  # (2, B, H): forward, backward final states
-        pooled = model.encoder.summarize(h, lengths)
+        pooled = model.encoder.pooled(h, lengths)
     torch.testing.assert_close(pooled, torch.cat([h_n[0], h_n[1]], dim=-1), atol=1e-6, rtol=0)
 
 

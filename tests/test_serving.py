@@ -27,6 +27,8 @@ from seqbench.serving.promote import promote
 from seqbench.serving.register import register_arch
 from seqbench.training.outputs import best_seed
 
+pytestmark = pytest.mark.slow  # registers models and starts an HTTP model server
+
 REVIEW = "A wonderful, moving film."
 LONG = " ".join(["the plot was dull and boring and the worst waste of time"] * 30)
 

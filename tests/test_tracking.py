@@ -227,15 +227,18 @@ def signalled(tmp_path_factory: pytest.TempPathFactory) -> _Signalled:
     return _Signalled(uri, termed, killed, before, codes)
 
 
+@pytest.mark.slow
 def test_processes_creating_a_fresh_store_at_once_both_start_runs(signalled: _Signalled) -> None:
     assert signalled.termed != signalled.killed  # both children got as far as an open run
 
 
+@pytest.mark.slow
 def test_sigterm_to_a_process_in_a_run_ends_it_killed(signalled: _Signalled) -> None:
     assert signalled.returncodes[0] not in (0, -signal.SIGTERM)  # handled, not default death
     assert signalled.status_before_cleanup[signalled.termed] == "KILLED"
 
 
+@pytest.mark.slow
 def test_runs_of_sigkilled_processes_are_closed_as_killed(signalled: _Signalled) -> None:
     assert signalled.returncodes[1] == -signal.SIGKILL
     assert signalled.status_before_cleanup[signalled.killed] == "RUNNING"

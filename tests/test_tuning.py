@@ -287,6 +287,7 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkilled_study_resumes_to_exactly_n_trials_and_fails_the_stale_trial(tmp_path):
     script = tmp_path / "run_study.py"
     script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
@@ -312,6 +313,7 @@ def test_sigkilled_study_resumes_to_exactly_n_trials_and_fails_the_stale_trial(t
     assert len(set(params)) == 5  # the resumed sampler did not replay finished trials
 
 
+@pytest.mark.slow
 def test_two_workers_together_produce_exactly_n_trials(tmp_path):
     summary = tune(make_cfg(6), Quadratic(sleep_s=0.1), name="t-a", study_dir=tmp_path, workers=2)
     study = load(tmp_path)

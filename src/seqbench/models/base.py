@@ -39,7 +39,7 @@ class Encoder(nn.Module):
     """Maps embedded right-padded sequences (B, T, E) + lengths (B,) to per-step states.
 
     Subclasses set ``out_size`` and implement ``forward``; padding must be invisible to the
-    valid steps. ``summarize`` pools those states to one vector per sequence.
+    valid steps. ``pooled`` pools those states to one vector per sequence.
     """
 
     out_size: int
@@ -51,7 +51,7 @@ class Encoder(nn.Module):
         """Return per-step states (B, T', out_size) and their lengths (B,) (T' may add a CLS)."""
         raise NotImplementedError
 
-    def summarize(self, h: Tensor, lengths: Tensor) -> Tensor:
+    def pooled(self, h: Tensor, lengths: Tensor) -> Tensor:
         """One vector (B, out_size) per sequence, pooled over valid steps."""
         states, lengths = self(h, lengths)
         return pool(states, lengths, self.pooling, self.directions)

@@ -21,7 +21,7 @@ class PooledHead(nn.Module):
         self.linear = nn.Linear(in_size, out)
 
     def forward(self, encoder: Encoder, h: Tensor, lengths: Tensor) -> Tensor:
-        z = encoder.summarize(h, lengths)  # (B, D)
+        z = encoder.pooled(h, lengths)  # (B, D)
         return self.linear(self.drop(z)).view(-1, *self.shape)  # (B, *shape)
 
 

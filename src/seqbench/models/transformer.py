@@ -214,7 +214,7 @@ class TransformerEncDec(Encoder):
             x = block(x, mask, memory, memory_mask)  # (B, Q, d)
         return self.decoder_norm(x)
 
-    def summarize(self, h: Tensor, lengths: Tensor) -> Tensor:
+    def pooled(self, h: Tensor, lengths: Tensor) -> Tensor:
         raise TypeError("the encoder-decoder is read out through decoder queries (QueryHead)")
 
     @staticmethod

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # annotations only: these modules sit above (training, servin
     from seqbench.tasks.modules import SequenceModule
     from seqbench.tasks.predictions import PredictionRecorder
     from seqbench.training.outputs import SeedModel
-    from seqbench.training.run import RunSpec
+    from seqbench.training.run import RunConfig
 
 
 class NonFiniteLossError(SeqbenchError):
@@ -87,11 +87,11 @@ class Task(ABC):
 
     # -- training: data, network, LightningModule ------------------------------------------
     @abstractmethod
-    def datamodule(self, spec: RunSpec, seed: int) -> L.LightningDataModule:
+    def datamodule(self, spec: RunConfig, seed: int) -> L.LightningDataModule:
         """The seeded DataModule over ``spec.data_dir``."""
 
     @abstractmethod
-    def model_spec(self, spec: RunSpec, dm: Any) -> Any:
+    def model_spec(self, spec: RunConfig, dm: Any) -> Any:
         """The network's input kind and output shape (a ``seqbench.models`` spec), from ``dm``."""
 
     @abstractmethod
@@ -99,7 +99,7 @@ class Task(ABC):
         """The model spec saved as plain dims (``seed<k>.json``, a bundle manifest)."""
 
     @abstractmethod
-    def module(self, spec: RunSpec, model: nn.Module, dm: Any) -> SequenceModule:
+    def module(self, spec: RunConfig, model: nn.Module, dm: Any) -> SequenceModule:
         """The LightningModule that trains ``model`` (loss and metrics per split)."""
 
     @abstractmethod

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from seqbench.tasks.predictions import PredictionRecorder
     from seqbench.tasks.predictors import TextPredictor
     from seqbench.training.outputs import SeedModel
-    from seqbench.training.run import RunSpec
+    from seqbench.training.run import RunConfig
 
 
 class Classification(Task):
@@ -30,7 +30,7 @@ class Classification(Task):
     losses = ("cross_entropy",)
     unit = "tokens"
 
-    def datamodule(self, spec: RunSpec, seed: int) -> Any:
+    def datamodule(self, spec: RunConfig, seed: int) -> Any:
         from seqbench.data.text import TextDataModule
 
         cfg = spec.train
@@ -45,7 +45,7 @@ class Classification(Task):
             num_workers=cfg.num_workers,
         )
 
-    def model_spec(self, spec: RunSpec, dm: Any) -> ClassificationSpec:
+    def model_spec(self, spec: RunConfig, dm: Any) -> ClassificationSpec:
         from seqbench.models import ClassificationSpec
 
         return ClassificationSpec(
@@ -57,7 +57,7 @@ class Classification(Task):
 
         return ClassificationSpec(**dims)
 
-    def module(self, spec: RunSpec, model: Any, dm: Any) -> ClassificationModule:
+    def module(self, spec: RunConfig, model: Any, dm: Any) -> ClassificationModule:
         from seqbench.tasks.modules import ClassificationModule
 
         return ClassificationModule(model, spec.task, spec.optim)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from seqbench.tasks.predictions import PredictionRecorder
     from seqbench.tasks.predictors import ForecastPredictor
     from seqbench.training.outputs import SeedModel
-    from seqbench.training.run import RunSpec
+    from seqbench.training.run import RunConfig
 
 
 class Forecasting(Task):
@@ -30,7 +30,7 @@ class Forecasting(Task):
     losses = ("mse", "mae")
     unit = "time steps"
 
-    def datamodule(self, spec: RunSpec, seed: int) -> Any:
+    def datamodule(self, spec: RunConfig, seed: int) -> Any:
         from seqbench.data.timeseries import ForecastDataModule
 
         cfg = spec.train
@@ -43,7 +43,7 @@ class Forecasting(Task):
             fraction=cfg.fraction,
         )
 
-    def model_spec(self, spec: RunSpec, dm: Any) -> ForecastSpec:
+    def model_spec(self, spec: RunConfig, dm: Any) -> ForecastSpec:
         from seqbench.models import ForecastSpec
 
         return ForecastSpec(
@@ -58,7 +58,7 @@ class Forecasting(Task):
 
         return ForecastSpec(**{**dims, "target_indices": tuple(dims.get("target_indices") or ())})
 
-    def module(self, spec: RunSpec, model: Any, dm: Any) -> ForecastingModule:
+    def module(self, spec: RunConfig, model: Any, dm: Any) -> ForecastingModule:
         from seqbench.tasks.modules import ForecastingModule
 
         return ForecastingModule(

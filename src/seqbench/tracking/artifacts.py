@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
+
+from seqbench.typed import plain
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -148,14 +149,9 @@ def log_figure(figure: Figure, artifact_file: str, close: bool = True) -> None:
 def log_dict(obj: Any, artifact_file: str) -> None:
     """Save ``obj`` as JSON (or YAML, by extension) as ``artifact_file`` of the active run.
 
-    numpy scalars/arrays become plain numbers/lists and other objects (paths) strings.
+    Dataclasses become dicts, numpy/torch scalars and arrays numbers and lists, other objects
+    (paths) strings.
     """
     import mlflow
 
-    mlflow.log_dict(json.loads(json.dumps(obj, default=_plain)), artifact_file)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray | np.generic | torch.Tensor):
-        return value.tolist()
-    return str(value)
+    mlflow.log_dict(plain(obj), artifact_file)

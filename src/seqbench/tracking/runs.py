@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqbench.typed import plain
+
 if TYPE_CHECKING:
     import mlflow
     import pandas as pd
@@ -223,7 +225,7 @@ def run(
             if params:
                 log_params(params, active.info.run_id)
                 client = mlflow.MlflowClient()
-                client.log_dict(active.info.run_id, _jsonable(params), CONFIG_ARTIFACT)
+                client.log_dict(active.info.run_id, plain(params), CONFIG_ARTIFACT)
             yield active
         status = "FINISHED"
     except KeyboardInterrupt:  # Ctrl+C, or SIGTERM via RunTerminated
@@ -248,12 +250,6 @@ def _finish(run_id: str, status: str) -> None:
         mlflow.end_run(status)
     else:  # the body ended it itself (mlflow.end_run): record the real outcome anyway
         mlflow.MlflowClient().set_terminated(run_id, status)
-
-
-def _jsonable(params: Mapping[str, Any] | Any) -> Any:
-    if dataclasses.is_dataclass(params) and not isinstance(params, type):
-        params = dataclasses.asdict(params)
-    return json.loads(json.dumps(params, default=str))
 
 
 @contextlib.contextmanager

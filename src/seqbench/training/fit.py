@@ -19,7 +19,7 @@ from torch import nn
 
 from seqbench.models import build_model
 from seqbench.tasks import NonFiniteLossError
-from seqbench.training.run import RunSpec
+from seqbench.training.run import RunConfig
 from seqbench.typed import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def _precision(requested: str) -> str:
 
 
 def fit(
-    spec: RunSpec,
+    spec: RunConfig,
     seed: int,
     *,
     callbacks: Sequence[L.Callback] = (),

@@ -159,7 +159,7 @@ def write_seed_outputs(
 ) -> dict[str, Any]:
     """Write every seed's files, the metrics summary and the curves; return the summary.
 
-    ``config`` is the run configuration (``RunSpec.config()``); each entry of ``seeds`` holds
+    ``config`` is the run configuration (``RunConfig.config()``); each entry of ``seeds`` holds
     ``seed``, ``model`` (the network), ``recorder`` (its test predictions), ``metrics`` (the
     per-seed numbers), ``history`` (per-epoch rows) and the ``info`` saved in ``seed<k>.json``
     (``model_spec``, ``parameters``, ``test``, ``best_val``, ``best_epoch``).

@@ -1,8 +1,8 @@
-"""Run resolution: one task × architecture's layered configuration as a typed :class:`RunSpec`.
+"""Run resolution: one task × architecture's layered configuration as a typed :class:`RunConfig`.
 
 ``resolve_run`` layers ``train.defaults`` → ``models.<arch>`` → ``train.<task>`` →
 ``train.<task>.arch.<arch>`` → overrides (flat dotted keys such as ``optim.lr``, e.g. a tuning
-stage's best params) into one validated :class:`RunSpec`. No Lightning is imported here.
+stage's best params) into one validated :class:`RunConfig`. No Lightning is imported here.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class RunConfig:
     """Everything one ``train@<task>-<arch>`` run needs, validated."""
 
     task_name: str
@@ -134,8 +134,8 @@ def resolve_run(
     overrides: dict[str, Any] | None = None,
     *,
     data_dir: str | Path | None = None,
-) -> RunSpec:
-    """Build the validated :class:`RunSpec` of ``task`` × ``arch`` from ``params``.
+) -> RunConfig:
+    """Build the validated :class:`RunConfig` of ``task`` × ``arch`` from ``params``.
 
     ``overrides`` are flat dotted keys (``model.hidden_size``, ``optim.lr``,
     ``train.batch_size``, ``task.loss``) applied last; unknown keys raise :class:`ConfigError`.
@@ -173,7 +173,7 @@ def resolve_run(
         "a non-empty list of integers",
         seeds,
     )
-    spec = RunSpec(
+    spec = RunConfig(
         task_name=task,
         arch=arch,
         data_dir=Path(data_dir) if data_dir else Path("data") / data_kind.input / task,

@@ -14,7 +14,7 @@ import torch
 
 from seqbench.training.fit import FitResult, fit
 from seqbench.training.outputs import write_seed_outputs
-from seqbench.training.run import RunSpec
+from seqbench.training.run import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def curve_figure(history: list[dict[str, float]], title: str) -> Any:
     return fig
 
 
-def _log_seed(tracking: Any, spec: RunSpec, result: FitResult) -> None:
+def _log_seed(tracking: Any, spec: RunConfig, result: FitResult) -> None:
     """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
     import mlflow
     from mlflow.entities import Metric
@@ -91,7 +91,7 @@ def _log_seed(tracking: Any, spec: RunSpec, result: FitResult) -> None:
 
 
 def train_all_seeds(
-    spec: RunSpec,
+    spec: RunConfig,
     *,
     models_dir: str | Path,
     metrics_path: str | Path,

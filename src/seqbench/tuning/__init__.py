@@ -9,16 +9,16 @@ from seqbench.tuning.config import (
 )
 from seqbench.tuning.objective import Objective, Outcome
 from seqbench.tuning.runner import tune
-from seqbench.tuning.space import ParamSpec, parse_space, suggest
+from seqbench.tuning.space import SearchParam, parse_space, suggest
 from seqbench.tuning.study import TuningError, study_name
 
 __all__ = [
     "BudgetConfig",
     "Objective",
     "Outcome",
-    "ParamSpec",
     "PrunerConfig",
     "SamplerConfig",
+    "SearchParam",
     "TuneConfig",
     "TuningError",
     "parse_space",

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from seqbench.tuning.space import ParamSpec, parse_space
+from seqbench.tuning.space import SearchParam, parse_space
 from seqbench.typed import ConfigError, build, check, section
 
 
@@ -82,7 +82,7 @@ class TuneConfig:
     budget: BudgetConfig
     sampler: SamplerConfig
     pruner: PrunerConfig
-    space: dict[str, ParamSpec]
+    space: dict[str, SearchParam]
     storage: str | None = None  # Optuna storage URL; None -> journal file in the stage's folder
     mlflow: bool = True  # one parent run per study, a nested run per trial
     experiment: str = "tuning"

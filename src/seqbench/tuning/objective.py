@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from seqbench.tasks.base import NonFiniteLossError
 from seqbench.tuning.config import BudgetConfig, TuneConfig
-from seqbench.tuning.space import ParamSpec, suggest
+from seqbench.tuning.space import SearchParam, suggest
 
 Direction = Literal["minimize", "maximize"]
 
@@ -77,7 +77,7 @@ class TrainingObjective:
     params: dict[str, Any]
     task: str
     arch: str
-    space: dict[str, ParamSpec]
+    space: dict[str, SearchParam]
     budget: BudgetConfig
     metric: str
     direction: Direction

@@ -22,9 +22,9 @@ from seqbench.tuning.study import (
     open_study,
     prepare_study,
     storage_for,
-    summarize,
+    study_summary,
 )
-from seqbench.tuning.workers import WorkerSpec, run_workers
+from seqbench.tuning.workers import WorkerJob, run_workers
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def tune(
     tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Create or resume study ``name`` and run ``workers`` processes until it holds exactly
-    ``cfg.budget.n_trials`` COMPLETE + PRUNED trials; return the summary (see ``summarize``).
+    ``cfg.budget.n_trials`` COMPLETE + PRUNED trials; return the summary (see ``study_summary``).
 
     ``storage`` (else ``cfg.storage``) is an Optuna storage URL; without one the study lives in
     the journal file ``study_dir/journal.log``. Raises :class:`TuningError` when FAILED trials
@@ -68,7 +68,7 @@ def tune(
         params.update({f"pruner.{k}": v for k, v in asdict(cfg.pruner).items()})
         params["metric"], params["direction"] = objective.metric, objective.direction
         tracker = StudyTracker.start(study, cfg.experiment, tracking_uri, params, tags or {})
-    spec = WorkerSpec(name, url, study_dir, cfg, objective, tracker)
+    spec = WorkerJob(name, url, study_dir, cfg, objective, tracker)
     start = time.monotonic()
     try:
         run_workers(spec, workers)
@@ -106,4 +106,4 @@ def _add_wall_clock(study: optuna.Study, seconds: float) -> float:
 
 
 def _summary(study: optuna.Study, objective: Objective, seconds: float) -> dict[str, Any]:
-    return summarize(study, objective.metric, objective.direction, seconds)
+    return study_summary(study, objective.metric, objective.direction, seconds)

@@ -13,7 +13,7 @@ Choice = None | bool | int | float | str
 
 
 @dataclass(frozen=True)
-class ParamSpec:
+class SearchParam:
     """One hyper-parameter's range: ``int`` / ``float`` (optionally ``log`` or ``step``) or
     ``categorical`` ``choices``. Its key in the space is the flat dotted override it sets."""
 
@@ -62,7 +62,7 @@ class ParamSpec:
         check(not (self.log and self.step is not None), "step", "no step with log: true", self.step)
 
 
-def parse_space(raw: dict[str, Any] | None, where: str) -> dict[str, ParamSpec]:
+def parse_space(raw: dict[str, Any] | None, where: str) -> dict[str, SearchParam]:
     """Build and validate a search space (``{dotted_key: spec}``); ``where`` prefixes errors."""
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(f"{where}: expected a non-empty mapping of parameter ranges, got {raw!r}")
@@ -72,11 +72,11 @@ def parse_space(raw: dict[str, Any] | None, where: str) -> dict[str, ParamSpec]:
             raise ConfigError(f"{where}.{key}: expected a dotted override key such as optim.lr")
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}.{key}: expected a mapping with a type, got {spec!r}")
-        space[key] = build(ParamSpec, spec, f"{where}.{key}")
+        space[key] = build(SearchParam, spec, f"{where}.{key}")
     return space
 
 
-def suggest(trial: optuna.Trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, space: dict[str, SearchParam]) -> dict[str, Any]:
     """Ask ``trial`` for one value per parameter; return them as ``{dotted_key: value}``."""
     values: dict[str, Any] = {}
     for key, p in space.items():

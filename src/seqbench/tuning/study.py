@@ -212,7 +212,9 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return {s.name.lower(): counts.get(s.name.lower(), 0) for s in TrialState}
 
 
-def summarize(study: optuna.Study, metric: str, direction: str, seconds: float) -> dict[str, Any]:
+def study_summary(
+    study: optuna.Study, metric: str, direction: str, seconds: float
+) -> dict[str, Any]:
     """The stage's output: best trial, metric, direction, counts per state and wall-clock."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = study.best_trial if complete else None

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class WorkerSpec:
+class WorkerJob:
     """Everything a (spawned) worker needs; picklable."""
 
     name: str
@@ -55,7 +55,7 @@ def claim_ticket(study: optuna.Study) -> int | None:
     return None
 
 
-def run_trial(study: optuna.Study, trial_id: int, spec: WorkerSpec) -> TrialState:
+def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState:
     """Evaluate one claimed trial, tell the study how it ended and log it to MLflow."""
     trial = optuna.Trial(study, trial_id)
     start = time.monotonic()
@@ -86,7 +86,7 @@ def run_trial(study: optuna.Study, trial_id: int, spec: WorkerSpec) -> TrialStat
     return frozen.state
 
 
-def worker_main(spec: WorkerSpec, worker: int) -> None:
+def worker_main(spec: WorkerJob, worker: int) -> None:
     """Claim and run tickets until the queue is empty; replace each FAILED trial with a ticket
     while the failure allowance lasts."""
     storage = storage_for(spec.storage_url, spec.study_dir)
@@ -97,13 +97,13 @@ def worker_main(spec: WorkerSpec, worker: int) -> None:
             study.enqueue_trial({})
 
 
-def _spawned(spec: WorkerSpec, worker: int) -> None:
+def _spawned(spec: WorkerJob, worker: int) -> None:
     logging.basicConfig(level=logging.INFO, format=f"[worker {worker}] %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     worker_main(spec, worker)
 
 
-def run_workers(spec: WorkerSpec, workers: int) -> None:
+def run_workers(spec: WorkerJob, workers: int) -> None:
     """Run ``workers`` processes on the study (in this process when ``workers == 1``)."""
     if workers == 1:
         worker_main(spec, 0)

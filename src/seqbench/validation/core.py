@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pandas as pd
 
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path, read_json, write_json
+from seqbench.typed import plain
 
 SUMMARY_FILE = "summary.json"
 DOCS_DIR = "data_docs"
@@ -212,16 +212,16 @@ def _observed(result: Any) -> Any:
         message = str(result.exception_info.get("exception_message") or "exception")
         return f"error: {message.splitlines()[0] if message else message}"
     if "observed_value" in info:
-        return _jsonable(info["observed_value"])
+        return plain(info["observed_value"])
     if "unexpected_count" in info:
         count = info["unexpected_count"]
         if not count:
             return "0 unexpected"
-        examples = [_short(v) for v in _jsonable(list(info.get("partial_unexpected_list") or []))][
+        examples = [_short(v) for v in plain(list(info.get("partial_unexpected_list") or []))][
             :_MAX_EXAMPLES
         ]
         return f"{count} unexpected of {info.get('element_count')}, e.g. {examples}"
-    return _jsonable(info) if info else None
+    return plain(info) if info else None
 
 
 def _short(value: Any, limit: int = 40) -> Any:
@@ -229,15 +229,3 @@ def _short(value: Any, limit: int = 40) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[: limit - 3] + "..."
     return value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
