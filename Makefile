@@ -29,10 +29,12 @@ else
 	$(BIN)/dvc repro
 endif
 
-# The whole pipeline on tiny budgets (profiles/smoke.yaml merged over params.yaml for the run;
-# params.yaml is restored afterwards). Uses $$SEQBENCH_MIRROR like `make run`.
+# The whole pipeline on tiny budgets (profiles/smoke.yaml merged over params.yaml), run in a
+# fresh copy of this checkout at .smoke/ (its working changes included): this checkout's files,
+# git index and committed results stay untouched. Uses $$SEQBENCH_MIRROR like `make run`.
 smoke: setup
-	$(BIN)/python -m seqbench.profiles profiles/smoke.yaml -- $(BIN)/dvc repro
+	$(BIN)/python -m seqbench.profiles --workspace .smoke profiles/smoke.yaml -- \
+	  $(abspath $(BIN))/dvc repro
 
 # Every test, the slow ones included (the README's command, and CI's).
 test: setup

@@ -16,6 +16,7 @@ PARSER = stage.parser(
     ("data_dir", "the task's training input: data/tokenized/<task> or data/processed/<task>"),
     ("models_dir", "output folder: one state dict + config json per seed"),
     ("metrics_file", "output: test metrics per seed with mean and std"),
+    ("timing_file", "output: seconds per epoch and training seconds per seed"),
     ("curves_file", "output: per-epoch curves of every seed (CSV)"),
 )
 PARSER.add_argument("--best-params", help="tuning result whose best_params override params.yaml")
@@ -31,6 +32,7 @@ def main(args) -> None:
         models_dir=args.models_dir,
         metrics_path=args.metrics_file,
         curves_path=args.curves_file,
+        timing_path=args.timing_file,
         stage=stage.current() or f"train@{spec.name}",
         inputs=[args.data_dir, args.validation_dir],
     )

@@ -21,7 +21,9 @@ def main(args) -> None:
     frames = load_splits(args.processed_dir)
     if hasattr(module, "add_facts"):  # columns computed for rules GX has no expectation for
         frames = module.add_facts(cfg, frames)
-    summary = validate_frames(args.dataset, frames, module.suite(cfg), args.report_dir)
+    summary = validate_frames(
+        args.dataset, frames, module.suite(cfg), args.report_dir, source_dir=args.processed_dir
+    )
     print(f"validated {args.processed_dir}: {len(summary['checks'])} checks passed")
 
 

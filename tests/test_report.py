@@ -187,3 +187,29 @@ def test_compare_config_rejects_bad_values() -> None:
         compare_config({"compare": {"latency": {"repeats": 0}}})
     with pytest.raises(ConfigError, match=r"compare\.references\.imdb\[0\]\.metrics"):
         compare_config({"compare": {"references": {"imdb": [{"model": "x", "source": "y"}]}}})
+
+
+def test_too_few_shared_test_examples_give_a_note_not_a_traceback(tmp_path_factory, tmp_path):
+    import shutil
+
+    from seqbench.report.compare import compare_task
+    from seqbench.tasks import TASKS
+
+    out = cached_outputs(tmp_path_factory.getbasetemp())
+    models = tmp_path / "models"
+    for arch in ("gru", "transformer"):
+        shutil.copytree(out.models / f"toy-{arch}", models / f"toy-{arch}")
+    for path in (models / "toy-transformer").glob("*.predictions.npz"):  # 2 windows left
+        arrays = dict(np.load(path))
+        np.savez(path, **{k: v[:2] for k, v in arrays.items()})
+    paths = Paths(out.metrics, models, out.curves, out.tuning, out.tokenized)
+    cfg = compare_config(out.params)
+    cmp = compare_task(
+        "toy", TASKS["forecasting"], ["gru", "transformer"], "test/mae", "min", cfg, paths,
+        measure=False,
+    )  # fmt: skip
+    other = next(r for r in cmp.rows if r.arch != cmp.best)
+    assert other.test is None and "need at least 3 paired losses, got 2" in other.test_skipped
+    from seqbench.report.compare import task_notes
+
+    assert any(f"not computed for {other.arch}" in n for n in task_notes(cmp, cfg))

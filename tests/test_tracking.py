@@ -590,6 +590,18 @@ def test_default_relative_store_lives_in_the_project(
     assert tracking.configure("sqlite:///x.db") == f"sqlite:///{tmp_path}/x.db"  # argument wins
 
 
+def test_a_dvc_experiment_workspace_logs_to_the_projects_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "repo"
+    workspace = project / ".dvc" / "tmp" / "exps" / "standalone" / "tmp1a2b"
+    workspace.mkdir(parents=True)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(workspace)
+    assert tracking.configure() == f"sqlite:///{project}/mlruns/mlflow.db"
+    assert not (workspace / "mlruns").exists()
+
+
 def test_importing_tracking_does_not_import_mlflow() -> None:
     code = "import sys, seqbench.tracking; print('mlflow' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

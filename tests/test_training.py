@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -17,12 +18,12 @@ from torch import nn
 
 from seqbench.data.config import CsvSeriesConfig
 from seqbench.data.kinds import train_tasks
-from seqbench.profiles import deep_merge, run_with_profile
+from seqbench.profiles import run_with_profile
 from seqbench.tasks import NonFiniteLossError
 from seqbench.training.fit import configure_threads, fit, physical_cores
 from seqbench.training.run import load_best_params, resolve_run
 from seqbench.training.seeds import train_all_seeds
-from seqbench.typed import ConfigError, build, load_params
+from seqbench.typed import ConfigError, build, deep_merge, load_params
 
 
 def base_params() -> dict:
@@ -250,6 +251,28 @@ def test_train_all_seeds_writes_outputs_and_tracks_runs(
     assert model(x).shape == (2, 3, 1)
 
 
+def test_quality_metrics_are_byte_identical_on_a_rerun_and_timings_are_apart(
+    series_spec, tmp_path: Path
+) -> None:
+    def train(out: Path) -> None:
+        train_all_seeds(
+            series_spec,
+            models_dir=out / "models",
+            metrics_path=out / "metrics" / "m.json",
+            curves_path=out / "curves.csv",
+            track=False,
+        )
+
+    train(tmp_path / "a")
+    train(tmp_path / "b")
+    a, b = (tmp_path / d / "metrics" / "m.json" for d in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()
+    assert "seconds" not in a.read_text()
+    timing = json.loads((tmp_path / "a" / "metrics" / "timing" / "m.json").read_text())
+    assert set(timing["seeds"]) == {"s0", "s1"}
+    assert all(t["seconds_per_epoch"] > 0 for t in timing["seeds"].values())
+
+
 def test_crash_mid_training_ends_the_run_failed(
     series_spec, tmp_path: Path, mlflow_uri: str
 ) -> None:
@@ -287,6 +310,20 @@ def test_profile_overlay_is_merged_then_restored(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sedes: unknown key"):
         run_with_profile(profile, ["true"], params)
     assert params.read_text() == original
+
+
+def test_a_profile_typo_at_any_depth_fails_before_the_command_runs(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "params.yaml", params)
+    original = params.read_bytes()
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("train:\n  pems:\n    train: {max_epoch: 3}\n")
+    ran = tmp_path / "ran"
+    with pytest.raises(ConfigError, match=r"typo\.yaml .*train\.pems\.train\.max_epoch: unknown"):
+        run_with_profile(profile, ["touch", str(ran)], params)
+    assert not ran.exists() and params.read_bytes() == original
+    profile.write_text("train:\n  pems:\n    train: {max_epochs: 3}\n")
+    assert run_with_profile(profile, ["touch", str(ran)], params) == 0 and ran.exists()
 
 
 def test_threads_auto_uses_physical_cores() -> None:

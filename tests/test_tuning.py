@@ -270,6 +270,7 @@ KILL_SCRIPT = textwrap.dedent(
     from test_tuning import make_cfg
 
     study_dir, marker, hang = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "hang"
+    tracked = sys.argv[4:] == ["mlflow"]
 
     class Obj:
         metric, direction = "val/loss", "minimize"
@@ -282,7 +283,7 @@ KILL_SCRIPT = textwrap.dedent(
             trial.report(p["optim.lr"], 0)
             return p["optim.lr"] + p["model.dropout"]
 
-    tune(make_cfg(5), Obj(), name="t-a", study_dir=study_dir)
+    tune(make_cfg(5, mlflow=tracked), Obj(), name="t-a", study_dir=study_dir)
     """
 )
 
@@ -311,6 +312,37 @@ def test_sigkilled_study_resumes_to_exactly_n_trials_and_fails_the_stale_trial(t
     assert len(study.trials) == 6 and study.trials[5].state != TrialState.WAITING
     params = [tuple(sorted(t.params.items())) for t in finished(study)]
     assert len(set(params)) == 5  # the resumed sampler did not replay finished trials
+
+
+@pytest.mark.slow
+def test_the_run_of_a_sigkilled_trial_is_closed_as_killed_on_resume(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    script = tmp_path / "run_study.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
+    marker, study_dir = tmp_path / "running", tmp_path / "study"
+    args = [sys.executable, str(script), str(study_dir), str(marker)]
+    proc = subprocess.Popen([*args, "hang", "mlflow"])
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "study never reached trial 2"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tuning-test")
+    running = client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
+    assert {r.data.tags.get("optuna.trial") for r in running} == {None, "2"}  # parent + trial 2
+    subprocess.run([*args, "fast", "mlflow"], check=True)
+    runs = client.search_runs([exp.experiment_id])
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    killed = [r for r in runs if r.data.tags.get("optuna.trial") == "2"]
+    assert [r.info.status for r in killed] == ["KILLED"]
+    assert killed[0].data.tags["seqbench.end_reason"].startswith("process ")
+    assert [r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags] == ["FINISHED"]
 
 
 @pytest.mark.slow

@@ -172,3 +172,19 @@ def test_stage_script_passes_then_fails_with_one_error_line(tmp_path, imdb_proce
     assert failed.stderr.startswith("error: imdb: ")
     assert "expect_column_values_to_be_in_set(label)" in failed.stderr
     assert json.loads((tmp_path / "report" / "summary.json").read_text())["success"] is False
+
+
+def test_a_passing_gate_stops_passing_when_the_data_it_validated_changes(tmp_path, imdb_processed):
+    from seqbench.validation.core import require_passed
+
+    done = _stage(tmp_path, imdb_processed)
+    assert done.returncode == 0, done.stderr
+    summary = require_passed(tmp_path / "report")
+    assert set(summary["data"]["sha256"]) == {"train.parquet", "val.parquet", "test.parquet"}
+    # a later prepare that fails leaves no (or other) data behind: the old report must not pass
+    (imdb_processed / "test.parquet").unlink()
+    with pytest.raises(DataValidationError, match=r"validated .*test\.parquet, which is missing"):
+        require_passed(tmp_path / "report")
+    pd.DataFrame({"x": [1]}).to_parquet(imdb_processed / "test.parquet")
+    with pytest.raises(DataValidationError, match="re-run the prepare and validate stages"):
+        require_passed(tmp_path / "report")

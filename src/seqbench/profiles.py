@@ -3,12 +3,18 @@
 ``python -m seqbench.profiles PROFILE -- COMMAND...`` writes the merged parameters to
 ``params.yaml``, runs COMMAND (e.g. ``dvc repro``) and always restores the original file, so
 ``dvc.lock`` records the profile's parameters and a later plain run re-runs what they changed.
+
+With ``--workspace DIR`` (``make smoke``) the command runs in a fresh copy of this checkout at
+DIR instead: the committed tree plus the working changes, the same virtual environment and DVC
+cache. The checkout's files, its git index and its committed results stay exactly as they were;
+the copy keeps the run's outputs (reports, ``mlruns/``) for inspection until the next run.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,30 +23,50 @@ from typing import Any
 
 import yaml
 
-from seqbench.typed import ConfigError, load_params
-
-
-def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``overlay`` merged in (dicts merged, anything else replaced)."""
-    out = copy.deepcopy(base)
-    for key, value in (overlay or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+from seqbench.data.config import TokenizerConfig
+from seqbench.data.kinds import dataset_config, train_tasks
+from seqbench.report.config import compare_config
+from seqbench.serving.config import register_config
+from seqbench.training.run import resolve_run
+from seqbench.tuning.config import tune_config
+from seqbench.typed import ConfigError, build, deep_merge, load_params
 
 
 def merged_params(params_path: str | Path, profile_path: str | Path) -> dict[str, Any]:
-    """``params.yaml`` with the profile overlaid.
+    """``params.yaml`` with the profile overlaid, checked at every level before anything runs.
 
     The profile's first two levels (``train.seeds``, ``models.lstm``) must exist in
-    ``params.yaml``, so a typo fails here; deeper keys are checked by the typed configs.
+    ``params.yaml``; then every section of the merged parameters is built as the stages build it
+    (datasets, tokenizers, each task × architecture's run and study, compare, register), so a
+    misspelt key at any depth (``train.pems.train.max_epoch``) fails here, naming the profile.
     """
     base = load_params(params_path)
     overlay = load_params(profile_path)
     _check_known(base, overlay, str(profile_path), "", depth=2)
-    return deep_merge(base, overlay)
+    merged = deep_merge(base, overlay)
+    try:
+        check_params(merged)
+    except ConfigError as exc:
+        raise ConfigError(f"{profile_path} (merged over {params_path}): {exc}") from None
+    return merged
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Build every typed section the pipeline's stages build (those present); raise the first
+    ConfigError."""
+    for name in params.get("datasets") or {}:
+        dataset_config(params, name)
+    for name, raw in (params.get("tokenize") or {}).items():
+        build(TokenizerConfig, raw, f"tokenize.{name}")
+    train = params.get("train") or {}
+    if "tasks" in train:
+        for task in train_tasks(params):
+            for arch in train.get("architectures") or []:
+                resolve_run(params, task, arch)
+                if "tune" in params:
+                    tune_config(params, task, arch)
+    compare_config(params)
+    register_config(params)
 
 
 def _check_known(base: Any, overlay: Any, path: str, prefix: str, depth: int) -> None:
@@ -51,6 +77,9 @@ def _check_known(base: Any, overlay: Any, path: str, prefix: str, depth: int) ->
         if key not in base:
             raise ConfigError(f"{path}: {prefix}{key}: unknown key (not in params.yaml)")
         _check_known(base[key], value, path, f"{prefix}{key}.", depth - 1)
+
+
+WORKSPACE_MARK = ".seqbench-workspace"
 
 
 def run_with_profile(
@@ -83,6 +112,50 @@ def run_with_profile(
             )
 
 
+def make_workspace(root: str | Path, target: str | Path) -> Path:
+    """A fresh copy of the git checkout ``root`` at ``target``: a local clone of HEAD, then the
+    working changes (modified, deleted and untracked-but-not-ignored files) applied over it.
+    ``.venv`` is linked, and the DVC cache is the checkout's own (content-addressed, shared)."""
+    root, target = Path(root).resolve(), Path(target).resolve()
+    if target == root or (root in target.parents and target.parent != root):
+        raise ConfigError(
+            f"--workspace {target}: expected a folder outside the checkout or at its top"
+        )
+    if target.exists():
+        if not (target / WORKSPACE_MARK).is_file():  # never delete a folder we did not make
+            raise ConfigError(f"--workspace {target}: exists and is not a seqbench workspace")
+        shutil.rmtree(target)
+    git = ["git", "-C", str(root)]
+    subprocess.run(["git", "clone", "--quiet", "--local", str(root), str(target)], check=True)
+    (target / WORKSPACE_MARK).write_text(f"a copy of {root} made by seqbench.profiles\n")
+
+    def listed(*flags: str) -> list[str]:
+        out = subprocess.run([*git, "ls-files", "-z", *flags], check=True, capture_output=True)
+        return [name for name in out.stdout.decode().split("\0") if name]
+
+    deleted = set(listed("--deleted"))
+    for name in listed("--modified", "--others", "--exclude-standard"):
+        if name in deleted:
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target / name)
+    for name in deleted:
+        (target / name).unlink(missing_ok=True)
+    if (root / ".venv").is_dir():
+        (target / ".venv").symlink_to(root / ".venv", target_is_directory=True)
+    if not (target / ".dvc").is_dir():
+        return target
+    cache = root / ".dvc" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["dvc", "config", "--local", "cache.dir", str(cache)],
+        cwd=target,
+        check=True,
+        env={**os.environ, "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+    )
+    return target
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -92,11 +165,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("profile", help="YAML overlay, e.g. profiles/smoke.yaml")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--workspace",
+        help="run in a fresh copy of this checkout at this folder (leaves the checkout untouched)",
+    )
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("expected a command after --")
     try:
+        if args.workspace:
+            merged_params(args.params, args.profile)  # fail before copying anything
+            where = make_workspace(Path(args.params).resolve().parent, args.workspace)
+            print(f"workspace: {where} (a copy of this checkout with its working changes)")
+            profile = Path(args.profile).resolve()
+            return _in(where, lambda: run_with_profile(profile, command, "params.yaml"))
         return run_with_profile(args.profile, command, args.params)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -104,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def _in(directory: Path, call: Any) -> int:
+    previous = Path.cwd()
+    os.chdir(directory)
+    try:
+        return call()
+    finally:
+        os.chdir(previous)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ a leaf: it knows no schema.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -173,3 +174,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, Iterable) and not isinstance(value, bytes):
         return [plain(v) for v in value]
     return str(value)
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``overlay`` merged in (dicts merged, anything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in (overlay or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -178,9 +178,7 @@ class TextDataModule(L.LightningDataModule):
             from seqbench.data.tokenize import load_encoded
 
             enc = load_encoded(self.data_dir, name)
-            salt = {"train": 0, "val": 1, "test": 2}[name]
-            # The subset does not depend on the run seed: every seed and architecture sees the same.
-            index = subset_index(len(enc.labels), self.fraction, salt)
+            index = subset_index(len(enc.labels), self.fraction, name)
             self.splits[name] = EncodedDataset(
                 np.asarray(enc.ids), np.asarray(enc.offsets), np.asarray(enc.labels), index
             )

@@ -470,7 +470,7 @@ class ForecastDataModule(L.LightningDataModule):
         step = frequency(self.cfg, frames["train"])
         windows = make_windows(frames, self.cfg.window, step, self.cfg.borrow_context)
         columns = self.cfg.features
-        for i, name in enumerate(SPLITS):
+        for name in SPLITS:
             rows = windows[name].rows
             missing = [c for c in columns if c not in rows.columns]
             if missing:
@@ -483,7 +483,7 @@ class ForecastDataModule(L.LightningDataModule):
                     f"{self.processed_dir / name}.parquet: no window of {self.input_length}+"
                     f"{self.horizon} contiguous steps"
                 )
-            starts = self._subset(windows[name].starts, i)
+            starts = self._subset(windows[name].starts, name)
             self._datasets[name] = WindowDataset(
                 torch.as_tensor(scaled, dtype=torch.float32),  # (N, F)
                 torch.as_tensor(starts, dtype=torch.long),
@@ -493,9 +493,9 @@ class ForecastDataModule(L.LightningDataModule):
                 self.target_indices,
             )
 
-    def _subset(self, starts: np.ndarray, split_index: int) -> np.ndarray:
+    def _subset(self, starts: np.ndarray, split: str) -> np.ndarray:
         """A seeded, order-preserving share ``fraction`` of the windows (all when 1.0)."""
-        index = subset_index(len(starts), self.fraction, [self.seed, split_index])
+        index = subset_index(len(starts), self.fraction, split)
         return starts if index is None else starts[index]
 
     def dataset(self, split: str) -> WindowDataset:

@@ -19,7 +19,7 @@ from seqbench.report.config import CompareConfig, Reference
 from seqbench.report.latency import measure_latency
 from seqbench.stats import PairedTest
 from seqbench.tasks import Task
-from seqbench.training.outputs import best_seed, load_predictions, mean_std
+from seqbench.training.outputs import best_seed, load_predictions, mean_std, read_timing
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Row:
     tuned_unused: list[str] = field(default_factory=list)  # tuned keys the run did not use
     best_seed: int | None = None
     test: PairedTest | None = None  # this model against the task's best
+    test_skipped: str | None = None  # why the paired test could not be computed
 
 
 @dataclass
@@ -154,7 +155,9 @@ def compare_task(
     for arch in archs:
         name = f"{task}-{arch}"
         data = read_metrics(paths.metrics / f"{name}.json")
-        mean, std = mean_std(data["seeds"])
+        timing = read_timing(paths.metrics / f"{name}.json")
+        per_seed = {s: {**m, **timing.get(s, {})} for s, m in data["seeds"].items()}
+        mean, std = mean_std(per_seed)
         row = Row(arch, sorted(data["seeds"]), mean, std, parameters=data.get("parameters"))
         row.tuned = read_tuning(paths.tuning / f"{name}.json")
         model_dir = paths.models / name
@@ -191,7 +194,14 @@ def compare_task(
         best = predictions[out.best]
         for row in rows:
             if row.arch != out.best and row.arch in predictions:
-                row.test = paired_test(kind, primary, best, predictions[row.arch], cfg.exact_below)
+                try:
+                    row.test = paired_test(
+                        kind, primary, best, predictions[row.arch], cfg.exact_below
+                    )
+                except (ComparisonError, ValueError) as exc:  # too few shared examples
+                    row.test_skipped = str(exc)
+                    log.warning("%s %s vs %s: no paired test (%s)", task, row.arch, out.best, exc)
+                    continue
                 out.test_method = row.test.method
     return out
 
@@ -311,6 +321,9 @@ def task_notes(cmp: TaskComparison, cfg: CompareConfig) -> list[str]:
             f"p vs best: {what}, between the best-validation seed of each architecture and that "
             f"of the best; * marks p < {cfg.alpha}."
         )
+    for row in cmp.rows:
+        if row.test_skipped:
+            notes.append(f"p vs best: not computed for {row.arch} ({row.test_skipped}).")
     if any(r.tuned_unused for r in cmp.rows):
         notes.append("† tuned value differs from the configuration the final model used.")
     for ref in cmp.references:

@@ -21,10 +21,11 @@ import pandas as pd
 
 from seqbench.data.kinds import dataset_kind, train_tasks
 from seqbench.errors import SeqbenchError
+from seqbench.io import file_sha256
 from seqbench.serving.config import RegisterConfig
 from seqbench.tasks.base import Column
 from seqbench.tasks.predictors import MANIFEST, WEIGHTS
-from seqbench.training.outputs import SeedModel, best_seed, file_sha256
+from seqbench.training.outputs import SeedModel, best_seed
 
 log = logging.getLogger(__name__)
 

@@ -46,8 +46,8 @@ class RunTerminated(KeyboardInterrupt):
 def configure(tracking_uri: str | None = None) -> str:
     """Point MLflow at ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the project store.
 
-    A relative ``sqlite:///`` path is made absolute against the current directory (the project
-    root when DVC runs a stage) and its folder is created. Returns the URI in use.
+    A relative ``sqlite:///`` path is made absolute against the project root (see
+    :func:`store_root`) and its folder is created. Returns the URI in use.
     """
     import mlflow
 
@@ -77,6 +77,19 @@ def _create_sqlite_store(uri: str) -> None:
         MlflowClient(uri).search_experiments(max_results=1)  # builds (and caches) the store
 
 
+def store_root() -> Path:
+    """What a relative store path is relative to: the current directory (the project root when
+    DVC runs a stage), except inside a DVC experiment's temporary workspace
+    (``<repo>/.dvc/tmp/exps/...``, from ``dvc exp run --temp`` or ``dvc queue``), where it is the
+    repository it belongs to, so that the experiment's runs land in the project's store."""
+    cwd = Path.cwd()
+    parts = cwd.parts
+    for i in range(len(parts) - 2):
+        if parts[i : i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return cwd
+
+
 def _absolute_sqlite_uri(uri: str) -> str:
     prefix = "sqlite:///"
     if not uri.startswith(prefix):
@@ -84,7 +97,7 @@ def _absolute_sqlite_uri(uri: str) -> str:
     path, sep, query = uri[len(prefix) :].partition("?")
     db = Path(path)
     if not db.is_absolute():
-        db = Path.cwd() / db
+        db = store_root() / db
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"{prefix}{db.as_posix()}{sep}{query}"
 

@@ -3,13 +3,13 @@
 ``models/<task>-<arch>/`` holds per seed ``seed<k>.pt`` (state dict), ``seed<k>.json`` (the run
 configuration and sizes to rebuild it) and ``seed<k>.predictions.npz`` (per-example test
 predictions for the comparison's paired tests); ``metrics/<task>-<arch>.json`` the per-seed
-numbers with mean and std; ``plots/curves/<task>-<arch>.csv`` the per-epoch curves.
+numbers with mean and std (identical on a CPU rerun), ``metrics/timing/<task>-<arch>.json`` the
+wall-clock numbers (which vary); ``plots/curves/<task>-<arch>.csv`` the per-epoch curves.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import statistics
 from collections.abc import Sequence
@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from seqbench.errors import SeqbenchError
-from seqbench.io import atomic_path, write_json
+from seqbench.io import atomic_path, file_sha256, write_json
 from seqbench.models import ModelConfig, build_model
 from seqbench.tasks import Task, get_task
 from seqbench.typed import build
+
+TIMING_DIR = "timing"  # metrics/timing/<task>-<arch>.json beside metrics/<task>-<arch>.json
 
 
 class TrainedModelError(SeqbenchError):
@@ -97,14 +99,6 @@ class SeedModel:
         return file_sha256(self.weights)
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_seeds(directory: str | Path) -> list[SeedModel]:
     """Every seed saved in a ``models/<task>-<arch>`` folder, ordered by seed."""
     directory = Path(directory)
@@ -156,12 +150,16 @@ def write_seed_outputs(
     curves_path: str | Path,
     config: dict[str, Any],
     seeds: Sequence[dict[str, Any]],
+    *,
+    timing_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Write every seed's files, the metrics summary and the curves; return the summary.
+    """Write every seed's files, the metrics summary, the timings and the curves; return the
+    metrics summary.
 
     ``config`` is the run configuration (``RunConfig.config()``); each entry of ``seeds`` holds
     ``seed``, ``model`` (the network), ``recorder`` (its test predictions), ``metrics`` (the
-    per-seed numbers), ``history`` (per-epoch rows) and the ``info`` saved in ``seed<k>.json``
+    per-seed numbers), ``timing`` (its wall-clock numbers, written to ``timing_path``),
+    ``history`` (per-epoch rows) and the ``info`` saved in ``seed<k>.json``
     (``model_spec``, ``parameters``, ``test``, ``best_val``, ``best_epoch``).
     """
     with atomic_path(Path(models_dir)) as tmp:
@@ -181,9 +179,21 @@ def write_seed_outputs(
         "seeds": per_seed,
     }
     write_json(metrics_path, summary)
+    if timing_path is not None:
+        timing = {f"s{e['seed']}": e.get("timing", {}) for e in seeds}
+        mean, std = mean_std(timing)
+        write_json(timing_path, {"mean": mean, "std": std, "seeds": timing})
     rows = [{"seed": float(e["seed"]), **row} for e in seeds for row in e["history"]]
     write_curves(Path(curves_path), rows)
     return summary
+
+
+def read_timing(metrics_path: str | Path) -> dict[str, dict[str, float]]:
+    """Per-seed timings saved beside ``metrics/<task>-<arch>.json`` (empty when absent)."""
+    path = Path(metrics_path).parent / TIMING_DIR / Path(metrics_path).name
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text()).get("seeds") or {})
 
 
 def load_predictions(path: str | Path) -> dict[str, np.ndarray]:

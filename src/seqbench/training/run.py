@@ -14,9 +14,8 @@ from typing import Any, Literal
 
 from seqbench.data.kinds import dataset_config, dataset_kind
 from seqbench.models import ModelConfig
-from seqbench.profiles import deep_merge
 from seqbench.tasks import OptimConfig, Task, TaskConfig, get_task
-from seqbench.typed import ConfigError, build, check, plain, section
+from seqbench.typed import ConfigError, build, check, deep_merge, plain, section
 
 SECTIONS = ("task", "model", "optim", "train")
 RESERVED = ("tasks", "architectures", "seeds", "defaults")
@@ -26,10 +25,10 @@ RESERVED = ("tasks", "architectures", "seeds", "defaults")
 class TrainConfig:
     """Trainer budget, batching and device settings of a run (``train.*`` run keys).
 
-    ``patience`` 0 disables early stopping. ``fraction`` < 1 trains, validates and tests on a fixed
-    seeded subset (smoke runs, tuning). ``precision`` mixed modes apply on GPUs; CPU runs use
-    ``32-true`` (``bf16-mixed`` is honoured). ``threads: auto`` uses one thread per physical core
-    this process may run on.
+    ``patience`` 0 disables early stopping. ``fraction`` < 1 trains, validates and tests on a
+    fixed subset of each split, the same for every seed (smoke runs, tuning). ``precision``
+    mixed modes apply on GPUs; CPU runs use ``32-true`` (``bf16-mixed`` is honoured).
+    ``threads: auto`` uses one thread per physical core this process may run on.
     """
 
     max_epochs: int = 10

@@ -17,7 +17,7 @@ class BudgetConfig:
 
     n_trials: int = 20
     max_epochs: int = 10
-    fraction: float = 1.0  # seeded share of every split a trial uses (training's train.fraction)
+    fraction: float = 1.0  # fixed share of every split a trial uses (training's train.fraction)
     max_trial_seconds: float | None = None  # wall-clock cap per trial (training stops, not fails)
     max_failures: int | None = None  # FAILED trials replaced before giving up; None -> n_trials
 

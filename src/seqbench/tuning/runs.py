@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,17 +66,24 @@ class StudyTracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        from seqbench.tracking import close_orphaned_runs
+
         uri = _configure(tracking_uri)
         client = MlflowClient(uri)
         exp_id = _experiment_id(experiment)
+        close_orphaned_runs(experiment)  # trial runs of killed workers (their pid is gone)
         run_id = study.user_attrs.get(PARENT_ATTR)
         if run_id is not None:
             with contextlib.suppress(mlflow.exceptions.MlflowException):
                 if client.get_run(run_id).info.experiment_id == exp_id:
                     client.update_run(run_id, status="RUNNING")
+                    for key, value in _owner().items():
+                        client.set_tag(run_id, key, value)
                     return cls(uri, experiment, run_id)
         run = client.create_run(
-            exp_id, run_name=study.study_name, tags={**tags, "optuna.study": study.study_name}
+            exp_id,
+            run_name=study.study_name,
+            tags={**tags, **_owner(), "optuna.study": study.study_name},
         )
         for key, value in params.items():
             client.log_param(run.info.run_id, key, value)
@@ -97,6 +106,7 @@ class StudyTracker:
                 "mlflow.parentRunId": self.parent_run_id,
                 "optuna.trial": str(trial.number),
                 "optuna.study": trial.study.study_name,
+                **_owner(),  # so that a later start closes it if this worker is killed
             },
         )
         status = "FAILED"
@@ -151,6 +161,13 @@ class StudyTracker:
             (Path(tmp) / "summary.json").write_text(_json(summary))
             client.log_artifact(rid, str(Path(tmp) / "summary.json"), artifact_path="optuna")
         client.set_terminated(rid, status=status)
+
+
+def _owner() -> dict[str, str]:
+    """The host and pid tags :func:`seqbench.tracking.close_orphaned_runs` matches on."""
+    from seqbench.tracking.runs import TAG_HOST, TAG_PID
+
+    return {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
 
 
 def _json(obj: Any) -> str:

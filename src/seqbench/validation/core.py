@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from seqbench.errors import SeqbenchError
-from seqbench.io import atomic_path, read_json, write_json
+from seqbench.io import atomic_path, file_sha256, read_json, write_json
 from seqbench.typed import plain
 
 SUMMARY_FILE = "summary.json"
@@ -39,13 +39,20 @@ class Check:
 
 
 def validate_frames(
-    suite_name: str, frames: dict[str, pd.DataFrame], checks: list[Check], report_dir: Path
+    suite_name: str,
+    frames: dict[str, pd.DataFrame],
+    checks: list[Check],
+    report_dir: Path,
+    *,
+    source_dir: Path | None = None,
 ) -> dict:
     """Validate ``frames`` against ``checks``, write the report, and return its summary.
 
     The report (``summary.json`` plus GX Data Docs under ``data_docs/``) replaces ``report_dir``
     atomically. It is written before :class:`DataValidationError` is raised, so a failed run can
-    be inspected in the browser.
+    be inspected in the browser. With ``source_dir`` (the folder ``frames`` were read from) the
+    summary records each file's sha256, and :func:`require_passed` accepts the report only
+    while those files are unchanged: a later failed or partial prepare leaves no passing gate.
     """
     report_dir = Path(report_dir)
     unknown = sorted({c.split for c in checks if c.split is not None} - set(frames))
@@ -63,6 +70,11 @@ def validate_frames(
             "splits": {name: len(df) for name, df in frames.items()},
             "checks": rows,
         }
+        if source_dir is not None:
+            summary["data"] = {
+                "dir": Path(source_dir).as_posix(),
+                "sha256": data_digests(source_dir),
+            }
         write_json(staged / SUMMARY_FILE, summary)
     if not summary["success"]:
         raise DataValidationError(failure_message(summary))
@@ -80,8 +92,14 @@ def failure_message(summary: dict) -> str:
     return f"{summary['suite']}: {len(failed)} expectation(s) failed: " + "; ".join(parts)
 
 
+def data_digests(directory: str | Path) -> dict[str, str]:
+    """sha256 of every file directly in ``directory``, by name."""
+    return {p.name: file_sha256(p) for p in sorted(Path(directory).iterdir()) if p.is_file()}
+
+
 def require_passed(report_dir: str | Path) -> dict:
-    """Return the validation summary in ``report_dir``; raise unless it exists and passed."""
+    """Return the validation summary in ``report_dir``; raise unless it exists, passed, and the
+    data it validated (when it recorded them) is still the data on disk."""
     path = Path(report_dir) / SUMMARY_FILE
     if not path.is_file():
         raise DataValidationError(f"{path}: missing; run the validate stage for this dataset first")
@@ -99,6 +117,16 @@ def require_passed(report_dir: str | Path) -> dict:
             f"{path}: data validation did not pass ({failed} expectation(s) failed); "
             "fix the data and re-run the validate stage"
         )
+    data = summary.get("data")
+    if isinstance(data, dict):
+        directory = Path(data["dir"])
+        now = data_digests(directory) if directory.is_dir() else {}
+        changed = sorted(n for n, d in data["sha256"].items() if now.get(n) != d)
+        if changed:
+            raise DataValidationError(
+                f"{path}: validated {directory / changed[0]}, which is missing or has changed "
+                "since; re-run the prepare and validate stages"
+            )
     return summary
 
 

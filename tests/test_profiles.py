@@ -1,0 +1,79 @@
+"""Profiles run in a copy of the checkout (make smoke) and leave the checkout untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqbench.profiles import WORKSPACE_MARK, make_workspace
+from seqbench.typed import ConfigError
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    return done.stdout.decode()
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.org")
+    git(repo, "config", "user.name", "t")
+    (repo / ".gitignore").write_text(".smoke/\nignored.txt\n")
+    for name in ("params.yaml", "kept.txt", "gone.txt"):
+        (repo / name).write_text(f"{name} committed\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "init")
+    (repo / "kept.txt").write_text("kept.txt changed in the working tree\n")
+    (repo / "gone.txt").unlink()
+    (repo / "new.txt").write_text("not yet added\n")
+    (repo / "ignored.txt").write_text("ignored\n")
+    return repo
+
+
+def test_the_workspace_has_the_working_changes_and_the_checkout_stays_as_it_was(checkout):
+    before = git(checkout, "status", "--porcelain"), git(checkout, "diff", "--cached")
+    copy = make_workspace(checkout, checkout / ".smoke")
+    assert (copy / "kept.txt").read_text() == "kept.txt changed in the working tree\n"
+    assert (copy / "new.txt").is_file() and not (copy / "gone.txt").exists()
+    assert not (copy / "ignored.txt").exists()
+    assert git(copy, "rev-parse", "HEAD") == git(checkout, "rev-parse", "HEAD")
+    # what a run does in the copy (rewrite results, stage them) never reaches the checkout
+    (copy / "kept.txt").write_text("rewritten by the run\n")
+    git(copy, "add", "kept.txt")
+    assert (git(checkout, "status", "--porcelain"), git(checkout, "diff", "--cached")) == before
+    assert make_workspace(checkout, checkout / ".smoke") == copy  # a rerun starts afresh
+    assert (copy / "kept.txt").read_text() == "kept.txt changed in the working tree\n"
+
+
+def test_the_workspace_never_replaces_a_folder_it_did_not_make(checkout, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "runs.db").write_text("a user's runs")
+    with pytest.raises(ConfigError, match="is not a seqbench workspace"):
+        make_workspace(checkout, precious)
+    assert (precious / "runs.db").read_text() == "a user's runs"
+    assert (make_workspace(checkout, tmp_path / "elsewhere") / WORKSPACE_MARK).is_file()
+    with pytest.raises(ConfigError, match="outside the checkout or at its top"):
+        make_workspace(checkout, checkout / "a" / "b")
+
+
+def test_the_command_runs_in_the_workspace_with_the_profile(checkout):
+    (checkout / "params.yaml").write_text("train:\n  seeds: [0, 1, 2]\n")
+    profile = checkout / "p.yaml"
+    profile.write_text("train: {seeds: [0]}\n")
+    code = subprocess.call(
+        [sys.executable, "-m", "seqbench.profiles", "--workspace", ".smoke",
+         "--params", str(checkout / "params.yaml"), str(profile), "--", "cp", "params.yaml",
+         "seen.yaml"],
+        cwd=checkout,
+    )  # fmt: skip
+    assert code == 0
+    assert "seeds:\n  - 0\n" in (checkout / ".smoke" / "seen.yaml").read_text()
+    assert not (checkout / "seen.yaml").exists()
+    assert (checkout / "params.yaml").read_text() == "train:\n  seeds: [0, 1, 2]\n"
