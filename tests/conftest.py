@@ -145,5 +145,6 @@ def toy_datasets() -> dict:
             "split": {"method": "rows", "train": 300, "val": 80, "test": 80},
             "window": {"input_length": 8, "horizon": 3},
             "borrow_context": True,
+            "min_value": {"OT": 0},  # the served model refuses and clips below it
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -61,7 +64,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.parametrize("version", ["1", "2"])  # gru (packed sequences), transformer (masks)
 def test_text_pyfunc_probability_does_not_depend_on_batch_neighbours(served, version) -> None:
     model = mlflow.pyfunc.load_model(f"models:/seqbench-imdb/{version}")
-    alone = model.predict([REVIEW])
+    alone = model.predict(pd.DataFrame({"text": [REVIEW]}))
     batched = model.predict(pd.DataFrame({"text": [LONG, REVIEW, "Awful."]}))
     assert list(alone.columns[:3]) == ["label", "label_id", "probability"]
     assert alone["label"][0] in ("negative", "positive")
@@ -128,6 +131,186 @@ def post(url: str, payload: dict) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def serving(store: Path, uri: str, model_uri: str) -> Iterator[str]:
+    """``mlflow models serve`` of ``model_uri`` on a free local port; yields the invocations URL."""
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)  # mlflow and uvicorn of this environment
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+    }
+    command = [
+        os.path.join(bin_dir, "mlflow"), "models", "serve", "-m", model_uri,
+        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+    log_path = store / f"serve-{port}.log"
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        command, cwd=store, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log_path.read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /ping in 90 s"
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/invocations"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and the uvicorn worker it started
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def post_status(url: str, payload: dict) -> tuple[int, dict]:
+    """HTTP status and JSON body of a request, errors included."""
+    try:
+        return 200, post(url, payload)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+TEXT_REFUSALS = [  # (request, what the top-level message must say)
+    ({"dataframe_split": {"columns": ["review"], "data": [["Great."]]}}, "missing inputs ['text']"),
+    (
+        {"dataframe_records": [{"text": REVIEW}, {"text": None}]},
+        "row 1: expected a review string, got null",
+    ),
+    ({"inputs": [REVIEW, None]}, "row 1: expected a review string, got null ('None')"),
+    (
+        {"dataframe_split": {"columns": ["text"], "data": [[123]]}},
+        "row 0: expected a review string, got 123 (int)",
+    ),
+    ({"inputs": [123]}, "row 0: expected a review string, got the number '123'"),
+    ({"inputs": [""]}, "row 0: expected review text, got '', which is empty after preprocessing"),
+    ({"inputs": ["   "]}, "got '   ', which is empty after preprocessing"),
+    ({"inputs": ["<br /><br />"]}, "got '<br /><br />', which is empty after preprocessing"),
+    (
+        {"dataframe_split": {"columns": ["text"], "data": []}},
+        "expected at least one review, got 0 rows",
+    ),
+]
+
+
+def _window(values: list) -> dict:
+    return {"dataframe_split": {"columns": ["a", "OT"], "data": [[0.5, v] for v in values]}}
+
+
+SERIES_REFUSALS = [
+    (_window([10.0] * 7 + [float("nan")]), "column 'OT' row 7: expected a finite number, got nan"),
+    (_window([10.0] * 7), "window 0 has 7 rows; expected at least 8 (the model's input_length)"),
+    (
+        _window([10.0] * 7 + [-55.3]),
+        "column 'OT' row 7: expected a value at least 0 (the dataset's min_value), got -55.3",
+    ),
+    (_window([10.0] * 7 + ["many"]), "column 'OT' row 7: expected a finite number, got 'many'"),
+    (
+        {"dataframe_split": {"columns": ["a", "OT"], "data": []}},
+        "expected at least 8 rows (the model's input_length), got 0 rows",
+    ),
+]
+
+
+def _frame(request: dict) -> pd.DataFrame:
+    """The DataFrame a ``dataframe_split`` request body stands for, for the local pyfunc."""
+    split = request["dataframe_split"]
+    return pd.DataFrame(split["data"], columns=split["columns"])
+
+
+# The local pyfunc takes a DataFrame with a `text` column (a list is for the server's "inputs"
+# format); MLflow's own schema check refuses a wrong column before the model sees it.
+LOCAL_REFUSALS = [
+    ({"text_frame": {"review": ["Great."]}}, "missing inputs ['text']"),
+    ({"text_frame": {"text": [REVIEW, None]}}, "row 1: expected a review string, got null"),
+    ({"text_frame": {"text": [123]}}, "row 0: expected a review string, got 123 (int)"),
+    ({"text_frame": {"text": [""]}}, "got '', which is empty after preprocessing"),
+    ({"text_frame": {"text": ["<br /><br />"]}}, "which is empty after preprocessing"),
+    ({"text_frame": {"text": []}}, "expected at least one review, got 0 rows"),
+    *SERIES_REFUSALS,
+]
+
+
+@pytest.mark.parametrize(("request_body", "message"), LOCAL_REFUSALS)
+def test_the_local_pyfunc_refuses_bad_input_naming_column_and_row(served, request_body, message):
+    from mlflow.exceptions import MlflowException
+
+    task = "imdb" if "text_frame" in request_body else "toy"
+    model = mlflow.pyfunc.load_model(f"models:/seqbench-{task}@champion")
+    data = request_body.get("text_frame")
+    with pytest.raises(MlflowException) as err:
+        model.predict(
+            pd.DataFrame(data, dtype=object) if data is not None else _frame(request_body)
+        )
+    assert message in err.value.message
+
+
+def test_served_models_refuse_bad_input_with_http_400_and_the_reason(served) -> None:
+    _, store, uri = served
+    seen = []
+    for task, cases in (("imdb", TEXT_REFUSALS), ("toy", SERIES_REFUSALS)):
+        with serving(store, uri, f"models:/seqbench-{task}@champion") as url:
+            for request, message in cases:
+                status, body = post_status(url, request)
+                seen.append((status, body.get("message", "")[-160:]))
+                assert status == 400, (request, body)
+                assert message in body["message"], (request, body["message"])
+                assert "stack_trace" not in body
+                if message.startswith(("row", "got", "expected", "column", "window")):  # ours
+                    assert body["message"].startswith("input: ") and "\n" not in body["message"]
+            ok, good = post_status(
+                url, {"inputs": [REVIEW]} if task == "imdb" else _window([10.0] * 8)
+            )
+            assert ok == 200 and good["predictions"]
+    (store / "refusals.json").write_text(json.dumps(seen, indent=1))
+
+
+def test_forecasts_stay_within_the_targets_declared_range(served, tmp_path) -> None:
+    import torch
+
+    from seqbench.serving.register import make_bundle
+    from seqbench.tasks.predictors import ForecastPredictor
+
+    out, _, _ = served
+    seed = best_seed(out.models / "toy-gru")
+    bundle = make_bundle(seed, tmp_path / "bundle", data_dir=out.processed / "toy")
+    predictor = ForecastPredictor(bundle)
+    assert predictor.low == {"OT": 0} and predictor.high == {}
+
+    class Sinks(torch.nn.Module):  # a network whose forecasts fall far below zero
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((len(x), 3, 1), -50.0)  # (B, H, T) scaled
+
+    predictor.model = Sinks()
+    result = predictor.predict(pd.DataFrame({"a": [0.5] * 8, "OT": [10.0] * 8}))
+    assert result["OT"].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_text_predictions_do_not_depend_on_the_request_size(served, version) -> None:
+    model = mlflow.pyfunc.load_model(f"models:/seqbench-imdb/{version}")
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "plot", "acting", "boring", "great", "film", "the", "awful", "fun"]
+    reviews = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 60, size=64)]
+    full = model.predict(pd.DataFrame({"text": reviews}))["p_positive"].to_numpy()
+    for size in (1, 7):
+        parts = [
+            model.predict(pd.DataFrame({"text": reviews[i : i + size]}))["p_positive"].to_numpy()
+            for i in range(0, len(reviews), size)
+        ]
+        assert np.abs(np.concatenate(parts) - full).max() < 1e-6
 
 
 def test_served_champion_answers_raw_text_over_http(served) -> None:

@@ -30,7 +30,7 @@ from seqbench.training.outputs import SeedModel, best_seed
 log = logging.getLogger(__name__)
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
-BUNDLE_FORMAT = 2  # bump when the pyfunc's interface changes, so the next run registers anew
+BUNDLE_FORMAT = 3  # bump when the pyfunc's interface changes, so the next run registers anew
 TAG_DIGEST = "seqbench.bundle_sha256"
 TAG_WEIGHTS = "seqbench.weights_sha256"
 TAG_ARCH = "seqbench.arch"

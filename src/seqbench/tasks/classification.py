@@ -131,9 +131,9 @@ class Classification(Task):
         outputs = [Column("string", "label"), Column("long", "label_id")]
         outputs += [Column("double", "probability")]
         outputs += [Column("double", f"p_{name}") for name in manifest["labels"]]
-        # One unnamed string column: a list of reviews and a DataFrame column `text` both fit.
+        # One named column: a request with other columns is refused (a list of reviews fits too).
         example = pd.DataFrame({TEXT_COLUMN: list(cfg.text_examples)})
-        return ServingSchema([Column("string")], outputs, example)
+        return ServingSchema([Column("string", TEXT_COLUMN)], outputs, example)
 
     def predictor(self, bundle: Path) -> TextPredictor:
         from seqbench.tasks.predictors import TextPredictor

@@ -113,6 +113,9 @@ class Forecasting(Task):
             "targets": list(dataset["targets"]),
             "input_length": int(dataset["window"]["input_length"]),
             "horizon": int(dataset["window"]["horizon"]),
+            # the dataset's declared ranges: requests outside are refused, forecasts clipped
+            "min_value": dict(dataset.get("min_value") or {}),
+            "max_value": dict(dataset.get("max_value") or {}),
         }
 
     def serving_schema(

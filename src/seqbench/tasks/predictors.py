@@ -55,29 +55,51 @@ class TextPredictor:
 
     @staticmethod
     def texts(model_input: Any) -> list[str]:
-        """Accept a DataFrame (column ``text`` or a single column), a Series, list or string."""
+        """The reviews of a request: a DataFrame with a ``text`` column (what the served model's
+        signature names), or, for local use, a Series, list or string. Every value must be a
+        review string: nulls, numbers and other types are refused naming their row."""
         if isinstance(model_input, str):
-            return [model_input]
-        if isinstance(model_input, pd.DataFrame):
-            if TEXT_COLUMN in model_input.columns:
-                column = model_input[TEXT_COLUMN]
-            elif model_input.shape[1] == 1:
-                column = model_input.iloc[:, 0]
-            else:
+            values: list[Any] = [model_input]
+        elif isinstance(model_input, pd.DataFrame):
+            if TEXT_COLUMN not in model_input.columns:
                 raise PredictInputError(
-                    f"input: expected a '{TEXT_COLUMN}' column, got {list(model_input.columns)}"
+                    f"input: expected a '{TEXT_COLUMN}' column of reviews, got columns "
+                    f"{[str(c) for c in model_input.columns]}"
                 )
-            return [str(t) for t in column.tolist()]
-        if isinstance(model_input, dict) and TEXT_COLUMN in model_input:
-            return TextPredictor.texts(list(model_input[TEXT_COLUMN]))
-        if isinstance(model_input, pd.Series | np.ndarray | list | tuple):
-            return [str(t) for t in np.asarray(model_input, dtype=object).ravel().tolist()]
-        raise PredictInputError(f"input: expected review strings, got {type(model_input).__name__}")
+            values = model_input[TEXT_COLUMN].tolist()
+        elif isinstance(model_input, dict) and TEXT_COLUMN in model_input:
+            values = list(model_input[TEXT_COLUMN])
+        elif isinstance(model_input, pd.Series | np.ndarray | list | tuple):
+            values = np.asarray(model_input, dtype=object).ravel().tolist()
+        else:
+            raise PredictInputError(
+                f"input: expected review strings, got {type(model_input).__name__}"
+            )
+        if not values:
+            raise PredictInputError(
+                f"input: column '{TEXT_COLUMN}': expected at least one review, got 0 rows"
+            )
+        for row, value in enumerate(values):
+            problem = _not_a_review(value)
+            if problem:
+                where = f"input: column '{TEXT_COLUMN}' row {row}"
+                raise PredictInputError(f"{where}: expected a review string, got {problem}")
+        return values
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        """Class probabilities ``(N, C)``; batches of similar length, each row padded alone."""
+        """Class probabilities ``(N, C)``; batches of similar length, each row padded alone.
+
+        A review with no token left after preprocessing (empty, blank, only markup such as
+        ``<br />``) is refused: the model would score it with confidence from nothing."""
         encoded = self.encoder.encode_batch(texts)
-        lengths = np.array([max(len(ids), 1) for ids in encoded])
+        for row, ids in enumerate(encoded):
+            if not ids:
+                raise PredictInputError(
+                    f"input: column '{TEXT_COLUMN}' row {row}: expected review text, got "
+                    f"{_short(texts[row])}, which is empty after preprocessing (markup and white "
+                    "space removed)"
+                )
+        lengths = np.array([len(ids) for ids in encoded])
         order = np.argsort(lengths, kind="stable")
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         with torch.inference_mode():
@@ -93,8 +115,6 @@ class TextPredictor:
 
     def predict(self, model_input: Any) -> pd.DataFrame:
         texts = self.texts(model_input)
-        if not texts:
-            raise PredictInputError("input: expected at least one review")
         probs = self.probabilities(texts)  # (N, C)
         ids = probs.argmax(-1)  # (N,)
         out = pd.DataFrame(
@@ -109,12 +129,38 @@ class TextPredictor:
         return out
 
 
+# What JSON null and numbers become when MLflow's "inputs" format coerces them to a string column.
+_COERCED_NULLS = ("None", "nan", "NaN", "null")
+
+
+def _not_a_review(value: Any) -> str | None:
+    """Why ``value`` is not a review string (None when it is one)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "null"
+    if not isinstance(value, str):
+        return f"{value!r} ({type(value).__name__})"
+    if value in _COERCED_NULLS:
+        return f"null ({value!r})"
+    try:
+        float(value)
+    except ValueError:
+        return None
+    return f"the number {value!r}"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
 class ForecastPredictor:
     """Recent values in original units → the next ``horizon`` steps in original units.
 
     Input: a DataFrame with the feature columns, time-ordered; its last ``input_length`` rows
     form one window, or a ``window`` column groups several windows (each ≥ ``input_length``
-    rows, the last ones used). Output: one row per window and step with each target column.
+    rows, the last ones used). Every value must be a finite number within the dataset's declared
+    range (``datasets.<name>.min_value``/``max_value``, the rules its validation suite applies);
+    forecasts are kept within the targets' declared range. Output: one row per window and step
+    with each target column.
     """
 
     def __init__(self, bundle: str | Path) -> None:
@@ -128,17 +174,23 @@ class ForecastPredictor:
         self.horizon = int(self.manifest["horizon"])
         self.scaler = Scaler.load(bundle / SCALER)
         self.model = load_network(bundle, self.manifest)
+        self.low: dict[str, float] = dict(self.manifest.get("min_value") or {})
+        self.high: dict[str, float] = dict(self.manifest.get("max_value") or {})
 
     def windows(self, model_input: Any) -> tuple[np.ndarray, list[Any]]:
         """``(B, L, F)`` raw windows and their ids from a DataFrame or an array."""
         if isinstance(model_input, np.ndarray | list):
-            arr = np.asarray(model_input, dtype=np.float64)
+            try:
+                arr = np.asarray(model_input, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise PredictInputError("input: expected windows of numbers") from None
             arr = arr[None] if arr.ndim == 2 else arr
             if arr.ndim != 3 or arr.shape[1:] != (self.input_length, len(self.features)):
                 raise PredictInputError(
                     f"input: expected windows of shape (B, {self.input_length}, "
                     f"{len(self.features)}), got {arr.shape}"
                 )
+            self._check_range(arr.reshape(-1, arr.shape[-1]))
             return arr, list(range(len(arr)))
         if not isinstance(model_input, pd.DataFrame):
             raise PredictInputError(f"input: expected a DataFrame, got {type(model_input)}")
@@ -147,6 +199,9 @@ class ForecastPredictor:
             raise PredictInputError(
                 f"input: missing feature column {missing[0]!r}; expected {self.features}"
             )
+        values = self._numbers(model_input)
+        self._check_range(values)
+        model_input = model_input.assign(**{f: values[:, i] for i, f in enumerate(self.features)})
         if WINDOW_COLUMN in model_input.columns and model_input[WINDOW_COLUMN].notna().any():
             groups = list(model_input.groupby(WINDOW_COLUMN, sort=False))
         else:
@@ -158,20 +213,60 @@ class ForecastPredictor:
                     f"input: window {key!r} has {len(frame)} rows; expected at least "
                     f"{self.input_length} (the model's input_length)"
                 )
-            values = frame[self.features].to_numpy(dtype=np.float64)[-self.input_length :]
-            if not np.isfinite(values).all():
-                raise PredictInputError(f"input: window {key!r} holds missing or infinite values")
-            out.append(values)
+            out.append(frame[self.features].to_numpy(dtype=np.float64)[-self.input_length :])
             ids.append(key.item() if hasattr(key, "item") else key)
         return np.stack(out), ids
 
+    def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
+        """The feature columns as finite floats ``(N, F)``; the first bad cell is named."""
+        if len(frame) == 0:
+            raise PredictInputError(
+                f"input: expected at least {self.input_length} rows (the model's input_length), "
+                "got 0 rows"
+            )
+        out = np.empty((len(frame), len(self.features)), dtype=np.float64)
+        for i, name in enumerate(self.features):
+            column = pd.to_numeric(frame[name], errors="coerce")
+            bad = ~np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan))
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                value = frame[name].iloc[row]
+                value = value.item() if isinstance(value, np.generic) else value
+                raise PredictInputError(
+                    f"input: column {name!r} row {row}: expected a finite number, got {value!r}"
+                )
+            out[:, i] = column.to_numpy(dtype=np.float64)
+        return out
+
+    def _check_range(self, values: np.ndarray) -> None:
+        """Refuse values outside the dataset's declared bounds of their column."""
+        if not np.isfinite(values).all():
+            row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+            raise PredictInputError(f"input: row {row}: expected finite numbers")
+        for i, name in enumerate(self.features):
+            for bound, limit, wrong in (
+                ("min_value", self.low.get(name), values[:, i] < self.low.get(name, -np.inf)),
+                ("max_value", self.high.get(name), values[:, i] > self.high.get(name, np.inf)),
+            ):
+                if wrong.any():
+                    row = int(np.flatnonzero(wrong)[0])
+                    side = "at least" if bound == "min_value" else "at most"
+                    raise PredictInputError(
+                        f"input: column {name!r} row {row}: expected a value {side} {limit:g} "
+                        f"(the dataset's {bound}), got {values[row, i]:g}"
+                    )
+
     def forecast(self, windows: np.ndarray) -> np.ndarray:
-        """Raw windows ``(B, L, F)`` → forecasts ``(B, H, T)`` in original units."""
+        """Raw windows ``(B, L, F)`` → forecasts ``(B, H, T)`` in original units, kept within
+        each target's declared range."""
         b, length, f = windows.shape
         scaled = self.scaler.transform(windows.reshape(-1, f), self.features).reshape(b, length, f)
         with torch.inference_mode():
             pred = self.model(torch.as_tensor(scaled, dtype=torch.float32))  # (B, H, T)
-            return self.scaler.inverse(pred.double(), self.targets).numpy()
+            out = self.scaler.inverse(pred.double(), self.targets).numpy()
+        low = np.array([self.low.get(t, -np.inf) for t in self.targets])  # (T,)
+        high = np.array([self.high.get(t, np.inf) for t in self.targets])
+        return np.clip(out, low, high)
 
     def predict(self, model_input: Any) -> pd.DataFrame:
         windows, ids = self.windows(model_input)
