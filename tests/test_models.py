@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -24,6 +26,7 @@ TEXT = ClassificationSpec(vocab_size=99, num_classes=3)
 SERIES = ForecastSpec(input_features=4, horizon=3, targets=2, target_indices=(0, 2))
 RECURRENT = [n for n, a in ARCHITECTURES.items() if a.family == "recurrent"]
 TRANSFORMERS = [n for n, a in ARCHITECTURES.items() if a.family == "transformer"]
+BASELINES = [n for n, a in ARCHITECTURES.items() if a.family == "baseline"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -37,7 +40,7 @@ def one_thread():
 
 def tiny(arch: str, **kw) -> ModelConfig:
     base = {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "ff_size": 24, "max_length": 64}
-    return ModelConfig(arch=arch, **{**base, **kw})
+    return ModelConfig(arch=arch, **{**base, **ARCHITECTURES[arch].fixed, **kw})
 
 
 def task_input(spec, batch: int, steps: int) -> Tensor:
@@ -51,7 +54,14 @@ TASKS = [
     ("direct", SERIES, "direct"),
     ("autoregressive", SERIES, "autoregressive"),
 ]
-CASES = [(arch, *task) for arch in ARCHITECTURES for task in TASKS]
+CASES = [  # the window baselines forecast full windows of a known length, directly
+    (arch, *task)
+    if arch not in BASELINES
+    else (arch, task[0], dataclasses.replace(task[1], input_length=7), task[2])
+    for arch in ARCHITECTURES
+    for task in TASKS
+    if arch not in BASELINES or task[0] == "direct"
+]
 IDS = [f"{arch}-{name}" for arch, name, _, _ in CASES]
 
 
@@ -63,6 +73,9 @@ def test_shapes_and_every_parameter_gets_a_gradient(arch, name, spec, decoding):
     out = model(x, torch.tensor([7, 4, 1]))
     expected = (3, spec.num_classes) if name == "classification" else (3, 3, 2)
     assert out.shape == expected
+    if not count_parameters(model):  # the naive forecaster: the last value, nothing to learn
+        torch.testing.assert_close(out, x[:, -1:, list(spec.target_indices)].expand(3, 3, 2))
+        return
     out.square().sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     # A single decoder query attends only to itself, so its self-attention query projection
@@ -77,6 +90,8 @@ def invariance_configs() -> list[tuple[str, dict]]:
     configs: list[tuple[str, dict]] = []
     for arch in RECURRENT:
         for bidirectional in (False, True):
+            if ARCHITECTURES[arch].fixed.get("bidirectional", bidirectional) != bidirectional:
+                continue
             for pooling in ARCHITECTURES[arch].poolings:
                 configs.append((arch, {"bidirectional": bidirectional, "pooling": pooling}))
     for arch in TRANSFORMERS:
@@ -239,13 +254,14 @@ def test_bidirectional_last_pooling_joins_forward_end_and_backward_start():
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "naive"])  # naive: no weights
 def test_same_seed_same_weights_and_outputs(arch):
-    x = task_input(TEXT, 2, 6)
+    spec = dataclasses.replace(SERIES, input_length=6) if arch in BASELINES else TEXT
+    x = task_input(spec, 2, 6)
 
     def run(seed: int) -> tuple[Tensor, Tensor]:
         torch.manual_seed(seed)
-        model = build_model(tiny(arch), TEXT).eval()
+        model = build_model(tiny(arch), spec).eval()
         flat = torch.cat([p.detach().flatten() for p in model.parameters()])
         with torch.no_grad():
             return flat, model(x)
@@ -398,3 +414,75 @@ def test_recurrent_states_equal_a_packed_run_and_are_zero_at_padding(cell, bidir
     assert not states[1, 4:].any() and not states[2, 1:].any()
     states.sum().backward()
     assert all(p.grad is not None and p.grad.isfinite().all() for p in rnn.parameters())
+
+
+# ------------------------------------------------------------------------------------------
+# Forecasting baselines, RevIN, variants
+# ------------------------------------------------------------------------------------------
+
+WINDOW = dataclasses.replace(SERIES, input_length=12)
+
+
+def test_nlinear_and_dlinear_are_the_papers_maps():
+    torch.manual_seed(0)
+    x = torch.randn(5, 12, 4)  # (B, L, F)
+    y = x[..., [0, 2]]  # (B, L, T) the target channels
+    nlinear = build_model(tiny("nlinear"), WINDOW)
+    last = y[:, -1:]
+    expected = nlinear.linear((y - last).transpose(1, 2)).transpose(1, 2) + last
+    torch.testing.assert_close(nlinear(x), expected)
+    dlinear = build_model(tiny("dlinear", moving_average=5), WINDOW)
+    padded = torch.cat([y[:, :1].repeat(1, 2, 1), y, y[:, -1:].repeat(1, 2, 1)], dim=1)
+    trend = torch.stack([padded[:, t : t + 5].mean(1) for t in range(12)], dim=1)  # (B, L, T)
+    expected = dlinear.trend(trend.transpose(1, 2)) + dlinear.seasonal((y - trend).transpose(1, 2))
+    torch.testing.assert_close(dlinear(x), expected.transpose(1, 2))
+    assert estimate_flops(tiny("dlinear"), WINDOW, 12) == 2 * estimate_flops(
+        tiny("nlinear"), WINDOW, 12
+    )
+
+
+@pytest.mark.parametrize("arch", ["nlinear", "gru", "transformer"])
+def test_revin_makes_forecasts_follow_a_level_shift(arch):
+    """With RevIN, shifting a window by c shifts its forecast by c (instance normalization)."""
+    torch.manual_seed(0)
+    model = build_model(tiny(arch, revin=True), WINDOW).eval()
+    x = torch.randn(3, 12, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x + 100.0), model(x) + 100.0, atol=1e-3, rtol=1e-4)
+        plain = build_model(tiny(arch), WINDOW).eval()
+        shifts = torch.allclose(plain(x + 100.0), plain(x) + 100.0, atol=1e-1)
+        assert shifts == (arch == "nlinear")  # NLinear subtracts the last value on its own
+
+
+def test_a_bidirectional_forecaster_sees_no_target_step():
+    """The window holds only past steps: changing the future never changes the forecast."""
+    import numpy as np
+
+    from seqbench.data.timeseries import WindowDataset
+
+    values = torch.randn(40, 4)
+    data = WindowDataset(values, torch.arange(0, 20), 12, 3, [0, 1, 2, 3], [0, 2])
+    future = values.clone()
+    future[12:] += 50.0  # every step after the first window's input
+    moved = WindowDataset(future, torch.arange(0, 20), 12, 3, [0, 1, 2, 3], [0, 2])
+    x, y = data[0]
+    x2, y2 = moved[0]
+    assert torch.equal(x, x2) and not torch.equal(y, y2)
+    model = build_model(tiny("bilstm"), WINDOW).eval()
+    with torch.no_grad():
+        assert torch.equal(model(x[None]), model(x2[None]))
+    assert np.isfinite(model(x[None]).detach().numpy()).all()
+
+
+def test_variants_are_registry_entries_with_fixed_options():
+    assert tiny("bilstm").bidirectional and ARCHITECTURES["bilstm"].base == "lstm"
+    with pytest.raises(ConfigError, match=r"models\.bigru\.bidirectional: expected True"):
+        build(ModelConfig, {"arch": "bigru", "bidirectional": False}, "models.bigru")
+    with pytest.raises(ConfigError, match=r"models\.stacked_gru\.num_layers: expected .*>= 2"):
+        build(ModelConfig, {"arch": "stacked_gru", "num_layers": 1}, "models.stacked_gru")
+    stacked = build_model(tiny("stacked_lstm", num_layers=3), TEXT)
+    assert stacked.encoder.rnn.num_layers == 3
+    with pytest.raises(ConfigError, match="a forecasting task for a window baseline"):
+        build_model(tiny("dlinear"), TEXT)
+    for name, entry in ARCHITECTURES.items():  # every variant names an existing vanilla entry
+        assert entry.base is None or ARCHITECTURES[entry.base].base is None, name

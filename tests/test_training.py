@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -163,6 +164,19 @@ def test_forecasting_fit_learns_and_reports_original_and_scaled(series_spec) -> 
     assert result.best_epoch == min(
         range(result.epochs), key=lambda e: result.history[e]["val/mae"]
     )
+
+
+def test_window_baselines_fit_and_the_naive_one_is_evaluated_as_is(tmp_path: Path) -> None:
+    params = base_params()
+    data = write_series(tmp_path, params)
+    naive = fit(resolve_run(params, "toy", "naive", data_dir=data), seed=0, evaluate_test=True)
+    assert naive.parameters == 0 and naive.epochs == 1 and naive.best_epoch == 0
+    assert naive.test["test/mae"] > 0 and math.isnan(naive.history[0]["train/lr"])
+    nlinear = fit(resolve_run(params, "toy", "nlinear", data_dir=data), seed=0, evaluate_test=True)
+    losses = [h["train/loss"] for h in nlinear.history]
+    assert nlinear.parameters == 8 * 3 + 3 and losses[-1] < losses[0]
+    # the toy target is a sine (period 8π steps): a fitted linear map beats the last value
+    assert nlinear.test["test/mae"] < naive.test["test/mae"]
 
 
 class NaNModel(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -438,3 +439,38 @@ def test_optuna_integration_pruning_callback_works_with_pinned_lightning():
         trainer.fit(Tiny(), loader, loader)
     frozen = study.tell(trial, state=TrialState.PRUNED)
     assert sorted(frozen.intermediate_values) == [0, 1]  # one report per epoch, then pruned
+
+
+def test_an_empty_search_space_skips_the_study_and_writes_an_empty_result(tmp_path):
+    from conftest import toy_datasets
+
+    from seqbench.tuning.service import tune_task
+
+    report = tmp_path / "validation"
+    report.mkdir()
+    (report / "summary.json").write_text(json.dumps({"success": True, "checks": []}))
+    params = {
+        "datasets": toy_datasets(),
+        "train": {
+            "tasks": {"series": ["toy"]},
+            "architectures": ["naive"],
+            "toy": {"task": {"loss": "mae", "monitor": "val/mae"}},
+        },
+        "tune": {"space": {"naive": {}}, "mlflow": False},
+    }
+    summary = tune_task(
+        params,
+        "toy",
+        "naive",
+        validation_dir=report,
+        data_dir=tmp_path / "nowhere",  # never read: there is nothing to try
+        out=tmp_path / "toy-naive.json",
+        study_dir=tmp_path / "toy-naive",
+    )
+    assert summary["best_params"] == {} and summary["n_trials"] == 0
+    assert json.loads((tmp_path / "toy-naive.json").read_text())["best_params"] == {}
+    assert (tmp_path / "toy-naive").is_dir() and not (
+        tmp_path / "toy-naive" / JOURNAL_FILE
+    ).exists()
+    with pytest.raises(ConfigError, match=r"tune\.space\.naive: expected a mapping"):
+        tune_config({**params, "tune": {"space": {"naive": None}}}, "toy", "naive")

@@ -23,6 +23,8 @@ class ModelConfig:
     Transformers always embed to ``hidden_size``. ``max_length`` bounds Transformer positions.
     ``attention_dropout`` drops Transformer attention weights (None: ``dropout``); on CPU it costs
     more than the attention itself (a (B, heads, T, T) random mask, and no fused kernel).
+    ``revin`` wraps a forecaster in reversible instance normalization; ``moving_average`` is
+    DLinear's trend kernel (25 steps in Zeng et al. 2023).
     """
 
     arch: str
@@ -39,6 +41,8 @@ class ModelConfig:
     pooling: Pooling | None = None
     decoding: Literal["direct", "autoregressive"] = "direct"
     embedding_size: int | None = None
+    revin: bool = False
+    moving_average: int = 25
 
     def __post_init__(self) -> None:
         check(
@@ -48,6 +52,17 @@ class ModelConfig:
             self.arch,
         )
         spec = ARCHITECTURES[self.arch]
+        for key, value in spec.fixed.items():
+            check(
+                getattr(self, key) == value, key, f"{value!r} for {self.arch}", getattr(self, key)
+            )
+        check(
+            self.num_layers >= spec.min_layers,
+            "num_layers",
+            f"an integer >= {spec.min_layers} for {self.arch}",
+            self.num_layers,
+        )
+        check(self.moving_average >= 1, "moving_average", "an integer >= 1", self.moving_average)
         check(self.hidden_size >= 1, "hidden_size", "an integer >= 1", self.hidden_size)
         check(self.num_layers >= 1, "num_layers", "an integer >= 1", self.num_layers)
         check(0.0 <= self.dropout < 1.0, "dropout", "a number in [0, 1)", self.dropout)
@@ -70,7 +85,7 @@ class ModelConfig:
             f"false for {self.arch} (only recurrent models run both directions)",
             self.bidirectional,
         )
-        if spec.family == "recurrent":
+        if spec.family in ("recurrent", "baseline"):
             check(
                 self.embedding_size is None or self.embedding_size >= 1,
                 "embedding_size",
@@ -156,6 +171,7 @@ class ForecastSpec:
     horizon: int
     targets: int
     target_indices: tuple[int, ...] = ()
+    input_length: int | None = None  # window length (the linear baselines need it)
 
     def __post_init__(self) -> None:
         check(self.input_features >= 1, "input_features", "an integer >= 1", self.input_features)

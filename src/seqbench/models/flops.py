@@ -18,6 +18,9 @@ from seqbench.models.transformer import TransformerEncDec
 def estimate_flops(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec, seq_len: int) -> int:
     """Forward FLOPs of ``build_model(cfg, spec)`` on one sequence of ``seq_len`` valid steps."""
     arch = ARCHITECTURES[cfg.arch]
+    if arch.forecaster is not None:
+        assert isinstance(spec, ForecastSpec)
+        return arch.forecaster.flops(cfg, spec, seq_len)
     seq2seq = arch.encoder is TransformerEncDec
     width = cfg.input_size
     out = cfg.hidden_size * (2 if cfg.bidirectional else 1)

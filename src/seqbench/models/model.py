@@ -9,7 +9,8 @@ from seqbench.models.adapters import NumericProjection, TokenEmbedding
 from seqbench.models.base import Encoder
 from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
 from seqbench.models.heads import PooledHead, QueryHead
-from seqbench.models.registry import ARCHITECTURES
+from seqbench.models.linear import RevIN
+from seqbench.models.registry import ARCHITECTURES, Architecture
 from seqbench.typed import check
 
 Adapter = TokenEmbedding | NumericProjection
@@ -102,11 +103,28 @@ class Seq2SeqForecaster(nn.Module):
 
 
 def build_model(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec) -> nn.Module:
-    """Build the model for ``cfg.arch`` on the task described by ``spec``.
+    """Build the model for ``cfg.arch`` on the task described by ``spec`` (wrapped in RevIN for
+    forecasting with ``model.revin``).
 
     Seed with ``torch.manual_seed`` beforehand for reproducible initial weights.
     """
     arch = ARCHITECTURES[cfg.arch]
+    if isinstance(spec, ForecastSpec) and cfg.revin:
+        return RevIN(_build(arch, cfg, spec), spec)
+    return _build(arch, cfg, spec)
+
+
+def _build(
+    arch: Architecture, cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec
+) -> nn.Module:
+    if arch.forecaster is not None:
+        check(
+            isinstance(spec, ForecastSpec) and spec.input_length is not None,
+            "arch",
+            "a forecasting task for a window baseline",
+            cfg.arch,
+        )
+        return arch.forecaster(cfg, spec)  # type: ignore[arg-type]
     if isinstance(spec, ClassificationSpec):
         adapter: Adapter = TokenEmbedding(spec.vocab_size, cfg.input_size, spec.pad_id, cfg.dropout)
     else:

@@ -1,6 +1,9 @@
-"""The one registry of architectures: short name → encoder class, options and supported poolings.
+"""The one registry of architectures: short name → encoder (or whole baseline) and options.
 
-Adding an architecture = its encoder module + one line here (+ its params section).
+An entry is a family plus fixed options: ``bilstm`` is the recurrent encoder with the LSTM cell
+and ``bidirectional: true``; ``stacked_gru`` needs ``num_layers >= 2``. ``base`` names the
+vanilla architecture a variant is compared against in the report. Adding an architecture = its
+module + one line here + its ``models.<name>`` (and ``tune.space.<name>``) section.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from seqbench.models.base import Encoder
+from seqbench.models.linear import DLinear, Naive, NLinear, WindowForecaster
 from seqbench.models.recurrent import RecurrentEncoder
 from seqbench.models.transformer import TransformerEncDec, TransformerEncoder
 
@@ -18,38 +22,61 @@ if TYPE_CHECKING:  # annotations only: models/config.py imports this module
 
 @dataclass(frozen=True)
 class Architecture:
-    """How to build one architecture's encoder and count its FLOPs.
+    """How to build one architecture and count its FLOPs.
 
-    ``poolings`` lists the pooling modes it supports; the first is its default.
+    ``encoder`` is built with ``options`` inside adapter → encoder → head; a ``forecaster``
+    (the linear baselines) is instead a whole forecasting model. ``poolings`` lists the pooling
+    modes it supports, the first its default. ``fixed`` are ``model.*`` values the entry always
+    has; ``min_layers`` the smallest ``num_layers`` it accepts.
     """
 
-    encoder: type[Encoder]
-    family: Literal["recurrent", "transformer"]
+    encoder: type[Encoder] | None
+    family: Literal["recurrent", "transformer", "baseline"]
     poolings: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    min_layers: int = 1
+    base: str | None = None
+    forecaster: type[WindowForecaster] | None = None
 
     def build(self, cfg: ModelConfig, input_size: int) -> Encoder:
+        assert self.encoder is not None, "a forecaster entry has no encoder"
         return self.encoder(cfg, input_size, **self.options)
 
     def flops(self, cfg: ModelConfig, input_size: int, seq_len: int) -> int:
-        return self.encoder.flops(cfg, input_size, seq_len, **self.options)  # type: ignore[attr-defined]
+        return self.encoder.flops(cfg, input_size, seq_len, **self.options)  # type: ignore[union-attr]
 
 
 _RECURRENT = ("last", "mean", "max")
 
+
+def _recurrent(cell: str, base: str | None = None, **kw: Any) -> Architecture:
+    return Architecture(RecurrentEncoder, "recurrent", _RECURRENT, {"cell": cell}, base=base, **kw)
+
+
 ARCHITECTURES: dict[str, Architecture] = {
-    "rnn": Architecture(RecurrentEncoder, "recurrent", _RECURRENT, {"cell": "rnn"}),
-    "lstm": Architecture(RecurrentEncoder, "recurrent", _RECURRENT, {"cell": "lstm"}),
-    "gru": Architecture(RecurrentEncoder, "recurrent", _RECURRENT, {"cell": "gru"}),
-    "peephole_lstm": Architecture(
-        RecurrentEncoder, "recurrent", _RECURRENT, {"cell": "peephole_lstm"}
-    ),
+    "rnn": _recurrent("rnn"),
+    "lstm": _recurrent("lstm"),
+    "gru": _recurrent("gru"),
+    "birnn": _recurrent("rnn", "rnn", fixed={"bidirectional": True}),
+    "bilstm": _recurrent("lstm", "lstm", fixed={"bidirectional": True}),
+    "bigru": _recurrent("gru", "gru", fixed={"bidirectional": True}),
+    "stacked_rnn": _recurrent("rnn", "rnn", min_layers=2),
+    "stacked_lstm": _recurrent("lstm", "lstm", min_layers=2),
+    "stacked_gru": _recurrent("gru", "gru", min_layers=2),
+    "peephole_lstm": _recurrent("peephole_lstm", "lstm"),
     "transformer": Architecture(
         TransformerEncoder, "transformer", ("cls", "mean", "max", "last"), {"causal": False}
     ),
     "transformer_decoder": Architecture(
-        TransformerEncoder, "transformer", ("last", "mean"), {"causal": True}
+        TransformerEncoder, "transformer", ("last", "mean"), {"causal": True}, base="transformer"
     ),
     # "cls" here is a learned decoder query cross-attending to the encoded sequence.
-    "transformer_encdec": Architecture(TransformerEncDec, "transformer", ("cls",)),
+    "transformer_encdec": Architecture(
+        TransformerEncDec, "transformer", ("cls",), base="transformer"
+    ),
+    # Forecasting baselines (Zeng et al. 2023): whole models over the window, no encoder.
+    "naive": Architecture(None, "baseline", ("last",), forecaster=Naive),
+    "nlinear": Architecture(None, "baseline", ("last",), forecaster=NLinear),
+    "dlinear": Architecture(None, "baseline", ("last",), forecaster=DLinear),
 }

@@ -51,6 +51,7 @@ class Forecasting(Task):
             horizon=dm.horizon,
             targets=len(dm.targets),
             target_indices=tuple(dm.target_indices),
+            input_length=dm.input_length,
         )
 
     def load_model_spec(self, dims: dict[str, Any]) -> ForecastSpec:

@@ -91,10 +91,14 @@ class BestState(Checkpoint):
         self._start = 0.0
         self._lr = math.nan
 
+    def start_epoch(self, lr: float) -> None:
+        """Start timing an epoch trained with ``lr`` (NaN for a model with nothing to train,
+        whose one validation pass is recorded as its epoch by ``on_train_epoch_end``)."""
+        self._start, self._lr = time.perf_counter(), lr
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
         # The rate this epoch trains with (epoch schedulers step before epoch-end hooks run).
-        self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])
+        self.start_epoch(float(trainer.optimizers[0].param_groups[0]["lr"]))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_seconds.append(time.perf_counter() - self._start)
@@ -185,7 +189,12 @@ def fit(
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
+    if any(p.requires_grad for p in task.parameters()):
+        trainer.fit(task, datamodule=dm)
+    else:  # nothing to train (the naive forecaster): one validation pass is its only epoch
+        best.start_epoch(math.nan)
+        trainer.validate(task, datamodule=dm, verbose=False)
+        best.on_train_epoch_end(trainer, task)
     train_seconds = time.perf_counter() - start
     if best.state is None:
         raise NonFiniteLossError(f"{spec.task.monitor}: no finite value in any epoch")

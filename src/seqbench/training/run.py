@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from seqbench.data.kinds import dataset_config, dataset_kind
-from seqbench.models import ModelConfig
+from seqbench.models import ARCHITECTURES, ModelConfig
 from seqbench.tasks import OptimConfig, Task, TaskConfig, get_task
 from seqbench.typed import ConfigError, build, check, deep_merge, plain, section
 
@@ -165,6 +165,9 @@ def resolve_run(
     _apply_overrides(run, dict(overrides or {}))
     run["task"].setdefault("kind", kind)
     run["model"]["arch"] = arch
+    entry = ARCHITECTURES.get(arch)
+    for key, value in (entry.fixed if entry else {}).items():  # bilstm: bidirectional true
+        run["model"].setdefault(key, value)
     seeds = train_section.get("seeds", [0, 1, 2])
     check(
         isinstance(seeds, list) and all(isinstance(s, int) for s in seeds) and seeds,

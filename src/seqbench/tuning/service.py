@@ -39,6 +39,23 @@ def tune_task(
     threads = max(1, len(os.sched_getaffinity(0)) // workers) if workers > 1 else "auto"
     objective = training_objective(params, task, arch, cfg, data_dir=str(data_dir), threads=threads)
     name = study_name(task, arch)
+    if not cfg.space:  # nothing to tune: the run uses params.yaml as it is
+        summary = {
+            "study": name,
+            "metric": objective.metric,
+            "direction": objective.direction,
+            "best_value": None,
+            "best_params": {},
+            "best_trial": None,
+            "n_trials": 0,
+            "trials": {"complete": 0, "pruned": 0, "fail": 0, "running": 0, "waiting": 0},
+            "wall_clock_s": 0.0,
+            "fingerprint": None,
+            "note": "empty search space: nothing to tune",
+        }
+        write_json(study_dir / "no-study.json", summary)  # the stage's study folder, explained
+        write_json(out, summary)
+        return summary
     tags = provenance_tags(stage or f"tune@{name}", [str(data_dir), str(validation_dir)])
     summary = tune(
         cfg,

@@ -63,9 +63,12 @@ class SearchParam:
 
 
 def parse_space(raw: dict[str, Any] | None, where: str) -> dict[str, SearchParam]:
-    """Build and validate a search space (``{dotted_key: spec}``); ``where`` prefixes errors."""
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f"{where}: expected a non-empty mapping of parameter ranges, got {raw!r}")
+    """Build and validate a search space (``{dotted_key: spec}``); ``where`` prefixes errors.
+    ``{}`` says there is nothing to tune (the naive forecaster): the study is skipped."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping of parameter ranges ({{}}: none), got {raw!r}"
+        )
     space = {}
     for key, spec in raw.items():
         if not isinstance(key, str) or "." not in key:
