@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from seqbench.data.kinds import dataset_kind, train_tasks
+from seqbench.data.kinds import dataset_kind, task_architectures, train_tasks
 from seqbench.training.fit import fit
 from seqbench.training.run import resolve_run
 from seqbench.typed import load_params
@@ -32,13 +32,13 @@ def main() -> None:
     args = p.parse_args()
     params = load_params(args.params)
     tasks = args.tasks or train_tasks(params)
-    archs = args.archs or params["train"]["architectures"]
+    archs = args.archs
     threads = args.threads if args.threads == "auto" else int(args.threads)
     table = Table(title=f"seconds per full epoch (measured on {args.fraction:.0%} of each split)")
     for col in ("task", "arch", "params", "s/epoch", "train+val s", "max_epochs", "est. s/seed"):
         table.add_column(col, justify="right")
     for task in tasks:
-        for arch in archs:
+        for arch in archs or task_architectures(params, task):
             full = resolve_run(params, task, arch)
             spec = resolve_run(
                 params,

@@ -27,7 +27,7 @@ def params() -> dict:
         },
         "train": {
             "tasks": {"text": ["imdb"], "series": ["toy"]},
-            "architectures": ARCHS,
+            "architectures": {"text": ARCHS, "series": ARCHS},
             "seeds": [0, 1],
             "defaults": {
                 "optim": {"lr": 0.01},

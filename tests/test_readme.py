@@ -30,7 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {
     "datasets": {"imdb": {"kind": "text_archive"}, "pems": {"kind": "csv_series"}},
     "tokenize": {"imdb": {}},
-    "train": {"tasks": {"text": ["imdb"], "series": ["pems"]}, "architectures": ["lstm", "gru"]},
+    "train": {
+        "tasks": {"text": ["imdb"], "series": ["pems"]},
+        "architectures": {"text": ["lstm", "gru"], "series": ["lstm", "gru"]},
+    },
 }
 
 COMPARISON = """# Model comparison

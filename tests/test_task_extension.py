@@ -186,7 +186,7 @@ def test_a_task_kind_defined_in_a_test_runs_through_fit_compare_and_register(
         "models": {"gru": {"hidden_size": 8}, "lstm": {"hidden_size": 8}},
         "train": {
             "tasks": {"series": ["sums"]},
-            "architectures": ["gru", "lstm"],
+            "architectures": {"series": ["gru", "lstm"]},
             "seeds": [0, 1],
             "defaults": {
                 "optim": {"lr": 0.01},

@@ -18,7 +18,7 @@ from conftest import toy_datasets
 from torch import nn
 
 from seqbench.data.config import CsvSeriesConfig
-from seqbench.data.kinds import train_tasks
+from seqbench.data.kinds import task_architectures, train_tasks
 from seqbench.profiles import run_with_profile
 from seqbench.tasks import NonFiniteLossError
 from seqbench.training.fit import configure_threads, fit, physical_cores
@@ -38,7 +38,7 @@ def base_params() -> dict:
         },
         "train": {
             "tasks": {"text": ["imdb"], "series": ["toy"]},
-            "architectures": ["lstm", "gru"],
+            "architectures": {"text": ["lstm", "gru"], "series": ["lstm", "gru"]},
             "seeds": [0, 1],
             "defaults": {
                 "optim": {"lr": 0.01, "scheduler": "cosine"},
@@ -365,7 +365,7 @@ def test_shipped_params_and_profiles_resolve_for_every_stage(profile: str | None
         else merged_params(root / "params.yaml", root / profile)
     )
     for task in train_tasks(params):
-        for arch in params["train"]["architectures"]:
+        for arch in task_architectures(params, task):
             spec = resolve_run(params, task, arch)
             assert spec.seeds and spec.train.max_epochs >= 1
             cfg = tune_config(params, task, arch)

@@ -453,7 +453,7 @@ def test_an_empty_search_space_skips_the_study_and_writes_an_empty_result(tmp_pa
         "datasets": toy_datasets(),
         "train": {
             "tasks": {"series": ["toy"]},
-            "architectures": ["naive"],
+            "architectures": {"series": ["naive"]},
             "toy": {"task": {"loss": "mae", "monitor": "val/mae"}},
         },
         "tune": {"space": {"naive": {}}, "mlflow": False},

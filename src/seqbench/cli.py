@@ -95,9 +95,10 @@ def _registry(params: Path, tracking_uri: str | None) -> tuple[dict, Any, Any]:
 
 def _task_metric(raw: dict, task: str) -> tuple[str, str]:
     """The task's primary test metric and its direction (``train.<task>.task``)."""
+    from seqbench.data.kinds import task_architectures
     from seqbench.training.run import resolve_run
 
-    spec = resolve_run(raw, task, raw["train"]["architectures"][0])
+    spec = resolve_run(raw, task, task_architectures(raw, task)[0])
     return spec.task.primary, spec.task.mode
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from seqbench.data.config import TokenizerConfig
-from seqbench.data.kinds import dataset_config, train_tasks
+from seqbench.data.kinds import dataset_config, task_architectures, train_tasks
 from seqbench.report.config import compare_config
 from seqbench.serving.config import register_config
 from seqbench.training.run import resolve_run
@@ -61,7 +61,7 @@ def check_params(params: dict[str, Any]) -> None:
     train = params.get("train") or {}
     if "tasks" in train:
         for task in train_tasks(params):
-            for arch in train.get("architectures") or []:
+            for arch in task_architectures(params, task) if "architectures" in train else []:
                 resolve_run(params, task, arch)
                 if "tune" in params:
                     tune_config(params, task, arch)

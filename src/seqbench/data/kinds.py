@@ -5,8 +5,8 @@ function prepares its splits, which expectation suite gates them, which task kin
 (:data:`seqbench.tasks.TASKS`) trains on it, and which folder the train/tune stages read:
 ``tokenized`` (``data/tokenized/<name>``, written by the tokenize stage) or ``processed``
 (``data/processed/<name>``). ``dvc.yaml`` runs the two groups as separate matrices
-(``train.tasks.text`` and ``train.tasks.series``), so re-tokenizing a text dataset never re-runs
-the series stages. Adding a kind = its config class, a prepare function, a suite, one row here.
+(``train.tasks.<group>`` × ``train.architectures.<group>``), so re-tokenizing a text dataset never
+re-runs the series stages, and each group trains the architectures that suit it. Adding a kind = its config class, a prepare function, a suite, one row here.
 """
 
 from __future__ import annotations
@@ -108,3 +108,16 @@ def train_tasks(params: dict[str, Any]) -> list[str]:
                 )
             out.append(name)
     return out
+
+
+def task_architectures(params: dict[str, Any], task: str) -> list[str]:
+    """The architectures trained on ``task``: ``train.architectures.<group>`` of its dataset
+    kind's group (the matrix dvc.yaml runs for that group)."""
+    group = dataset_kind(params, task).group
+    archs = section(params, "train.architectures")
+    if not isinstance(archs, dict) or not isinstance(archs.get(group), list):
+        raise ConfigError(
+            f"train.architectures.{group}: expected a list of architecture names for the "
+            f"{group} tasks, got {archs!r}"
+        )
+    return list(archs[group])

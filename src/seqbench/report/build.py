@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seqbench.data.kinds import dataset_kind, train_tasks
+from seqbench.data.kinds import dataset_kind, task_architectures, train_tasks
 from seqbench.io import atomic_path, write_json
 from seqbench.report.compare import Paths, TaskComparison, compare_task, render_markdown
 from seqbench.report.config import compare_config
@@ -28,7 +28,8 @@ def build_report(
     archs: Sequence[str] | None = None,
     measure: bool = True,
 ) -> list[TaskComparison]:
-    """Compare every ``train.tasks`` × ``train.architectures`` and write the report files.
+    """Compare every task × its architectures (``train.architectures.<group>``, or ``archs``)
+    and write the report files.
 
     The primary metric and its direction come from each task's ``train.<task>.task`` (``primary``,
     ``mode``); secondary metrics, latency settings and published numbers from ``compare``.
@@ -36,7 +37,7 @@ def build_report(
     """
     cfg = compare_config(params)
     tasks = list(tasks or train_tasks(params))
-    archs = list(archs or params["train"]["architectures"])
+    chosen = list(archs) if archs else None
     comparisons = []
     figures: dict[str, list[tuple[str, str]]] = {}
     from seqbench.report.plots import task_figures
@@ -44,12 +45,13 @@ def build_report(
     with atomic_path(figures_dir) as tmp:
         tmp.mkdir()
         for task in tasks:
-            spec = resolve_run(params, task, archs[0])
-            log.info("compare %s over %s", task, ", ".join(archs))
+            names = chosen or task_architectures(params, task)
+            spec = resolve_run(params, task, names[0])
+            log.info("compare %s over %s", task, ", ".join(names))
             cmp = compare_task(
                 task,
                 spec.kind,
-                archs,
+                names,
                 spec.task.primary,
                 spec.task.mode,
                 cfg,

@@ -38,9 +38,9 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
     """Every stage name of the pipeline ``dvc.yaml`` builds from ``params``, in run order."""
     datasets = list(params.get("datasets", {}))
     archs = params["train"]["architectures"]
-    pairs = [  # (group, task-arch): the train/tune matrices are split by train.tasks group
+    pairs = [  # (group, task-arch): one train/tune matrix per group
         (group, f"{t}-{a}") for group, tasks in params["train"]["tasks"].items() for t in tasks
-        for a in archs
+        for a in archs[group]
     ]  # fmt: skip
     return [
         *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from seqbench.data.kinds import dataset_kind, train_tasks
+from seqbench.data.kinds import dataset_kind, task_architectures, train_tasks
 from seqbench.errors import SeqbenchError
 from seqbench.io import file_sha256
 from seqbench.serving.config import RegisterConfig
@@ -230,12 +230,12 @@ def register_all(
     tasks: list[str] | None = None,
     archs: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Register every ``train.tasks`` × ``train.architectures`` final model; return a summary."""
+    """Register every task × architecture's final model; return a summary."""
     roots = {"tokenized": tokenized_root, "processed": processed_root}
     out = []
     for task in tasks or train_tasks(params):
         data_dir = roots[dataset_kind(params, task).input] / task
-        for arch in archs or params["train"]["architectures"]:
+        for arch in archs or task_architectures(params, task):
             done = register_arch(
                 task,
                 arch,
