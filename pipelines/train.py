@@ -20,13 +20,23 @@ PARSER = stage.parser(
     ("curves_file", "output: per-epoch curves of every seed (CSV)"),
 )
 PARSER.add_argument("--best-params", help="tuning result whose best_params override params.yaml")
+PARSER.add_argument(
+    "--processed-dir", help="prepared splits (the raw reviews the text baselines read)"
+)
 
 
 def main(args) -> None:
     require_passed(Path(args.validation_dir))
     params = load_params(args.params)
     overrides = load_best_params(args.best_params) if args.best_params else None
-    spec = resolve_run(params, args.task, args.arch, overrides, data_dir=args.data_dir)
+    spec = resolve_run(
+        params,
+        args.task,
+        args.arch,
+        overrides,
+        data_dir=args.data_dir,
+        processed_dir=args.processed_dir,
+    )
     summary = train_all_seeds(
         spec,
         models_dir=args.models_dir,

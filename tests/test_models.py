@@ -26,7 +26,8 @@ TEXT = ClassificationSpec(vocab_size=99, num_classes=3)
 SERIES = ForecastSpec(input_features=4, horizon=3, targets=2, target_indices=(0, 2))
 RECURRENT = [n for n, a in ARCHITECTURES.items() if a.family == "recurrent"]
 TRANSFORMERS = [n for n, a in ARCHITECTURES.items() if a.family == "transformer"]
-BASELINES = [n for n, a in ARCHITECTURES.items() if a.family == "baseline"]
+BASELINES = [n for n, a in ARCHITECTURES.items() if a.forecaster is not None]
+NETWORKS = [n for n, a in ARCHITECTURES.items() if a.estimator is None]  # not scikit-learn
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -58,7 +59,7 @@ CASES = [  # the window baselines forecast full windows of a known length, direc
     (arch, *task)
     if arch not in BASELINES
     else (arch, task[0], dataclasses.replace(task[1], input_length=7), task[2])
-    for arch in ARCHITECTURES
+    for arch in NETWORKS
     for task in TASKS
     if arch not in BASELINES or task[0] == "direct"
 ]
@@ -254,7 +255,7 @@ def test_bidirectional_last_pooling_joins_forward_end_and_backward_start():
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "naive"])  # naive: no weights
+@pytest.mark.parametrize("arch", [a for a in NETWORKS if a != "naive"])  # naive: no weights
 def test_same_seed_same_weights_and_outputs(arch):
     spec = dataclasses.replace(SERIES, input_length=6) if arch in BASELINES else TEXT
     x = task_input(spec, 2, 6)

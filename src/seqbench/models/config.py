@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from seqbench.models.registry import ARCHITECTURES
@@ -24,7 +24,9 @@ class ModelConfig:
     ``attention_dropout`` drops Transformer attention weights (None: ``dropout``); on CPU it costs
     more than the attention itself (a (B, heads, T, T) random mask, and no fused kernel).
     ``revin`` wraps a forecaster in reversible instance normalization; ``moving_average`` is
-    DLinear's trend kernel (25 steps in Zeng et al. 2023).
+    DLinear's trend kernel (25 steps in Zeng et al. 2023). ``ngrams`` (the longest n-gram),
+    ``c_values`` (regularization) and ``nb_beta`` (NBSVM's interpolation), the settings tried on
+    the validation split, configure the bag-of-n-grams text baselines.
     """
 
     arch: str
@@ -43,6 +45,9 @@ class ModelConfig:
     embedding_size: int | None = None
     revin: bool = False
     moving_average: int = 25
+    ngrams: int = 2
+    c_values: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0])
+    nb_beta: list[float] = field(default_factory=lambda: [0.25])
 
     def __post_init__(self) -> None:
         check(
@@ -63,6 +68,19 @@ class ModelConfig:
             self.num_layers,
         )
         check(self.moving_average >= 1, "moving_average", "an integer >= 1", self.moving_average)
+        check(self.ngrams >= 1, "ngrams", "an integer >= 1", self.ngrams)
+        check(
+            bool(self.c_values) and all(c > 0 for c in self.c_values),
+            "c_values",
+            "a non-empty list of numbers > 0",
+            self.c_values,
+        )
+        check(
+            bool(self.nb_beta) and all(0 <= b <= 1 for b in self.nb_beta),
+            "nb_beta",
+            "a non-empty list of numbers in [0, 1]",
+            self.nb_beta,
+        )
         check(self.hidden_size >= 1, "hidden_size", "an integer >= 1", self.hidden_size)
         check(self.num_layers >= 1, "num_layers", "an integer >= 1", self.num_layers)
         check(0.0 <= self.dropout < 1.0, "dropout", "a number in [0, 1)", self.dropout)
@@ -74,7 +92,7 @@ class ModelConfig:
         )
         check(self.max_length >= 1, "max_length", "an integer >= 1", self.max_length)
         check(
-            self.pooling is None or self.pooling in spec.poolings,
+            self.pooling is None or not spec.poolings or self.pooling in spec.poolings,
             "pooling",
             f"one of {', '.join(spec.poolings)} for {self.arch}",
             self.pooling,

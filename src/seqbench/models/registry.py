@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from seqbench.models.base import Encoder
+from seqbench.models.bow import BagOfNgrams, NbsvmBaseline, TfidfLogistic
 from seqbench.models.linear import DLinear, Naive, NLinear, WindowForecaster
 from seqbench.models.recurrent import RecurrentEncoder
 from seqbench.models.transformer import TransformerEncDec, TransformerEncoder
@@ -25,9 +26,10 @@ class Architecture:
     """How to build one architecture and count its FLOPs.
 
     ``encoder`` is built with ``options`` inside adapter → encoder → head; a ``forecaster``
-    (the linear baselines) is instead a whole forecasting model. ``poolings`` lists the pooling
-    modes it supports, the first its default. ``fixed`` are ``model.*`` values the entry always
-    has; ``min_layers`` the smallest ``num_layers`` it accepts.
+    (the linear baselines) is instead a whole forecasting model, and an ``estimator`` (the
+    bag-of-n-grams text baselines) is fit by scikit-learn, not by the Lightning path.
+    ``poolings`` lists the pooling modes it supports, the first its default. ``fixed`` are
+    ``model.*`` values the entry always has; ``min_layers`` the smallest ``num_layers`` it takes.
     """
 
     encoder: type[Encoder] | None
@@ -38,6 +40,7 @@ class Architecture:
     min_layers: int = 1
     base: str | None = None
     forecaster: type[WindowForecaster] | None = None
+    estimator: BagOfNgrams | None = None  # a scikit-learn text baseline (no network)
 
     def build(self, cfg: ModelConfig, input_size: int) -> Encoder:
         assert self.encoder is not None, "a forecaster entry has no encoder"
@@ -76,7 +79,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         TransformerEncDec, "transformer", ("cls",), base="transformer"
     ),
     # Forecasting baselines (Zeng et al. 2023): whole models over the window, no encoder.
-    "naive": Architecture(None, "baseline", ("last",), forecaster=Naive),
-    "nlinear": Architecture(None, "baseline", ("last",), forecaster=NLinear),
-    "dlinear": Architecture(None, "baseline", ("last",), forecaster=DLinear),
+    "naive": Architecture(None, "baseline", (), forecaster=Naive),
+    "nlinear": Architecture(None, "baseline", (), forecaster=NLinear),
+    "dlinear": Architecture(None, "baseline", (), forecaster=DLinear),
+    # Text baselines (scikit-learn): NBSVM (Wang & Manning 2012), TF-IDF + logistic regression.
+    "nbsvm": Architecture(None, "baseline", (), estimator=NbsvmBaseline()),
+    "tfidf_lr": Architecture(None, "baseline", (), estimator=TfidfLogistic()),
 }

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from seqbench.errors import SeqbenchError
-from seqbench.models import estimate_flops
+from seqbench.models import ARCHITECTURES, estimate_flops
+from seqbench.models.bow import FittedBaseline
 from seqbench.report.config import CompareConfig, Reference
 from seqbench.report.latency import measure_latency
 from seqbench.stats import PairedTest
@@ -166,13 +167,20 @@ def compare_task(
             row.best_seed = seed.seed
             row.tuned_unused = unused_tuned(row.tuned, seed.info)
             seq_len = kind.input_length(seed.info, data_dir)
-            row.flops = estimate_flops(seed.model_config(), seed.spec(), seq_len)
+            baseline = ARCHITECTURES[seed.info["model"]["arch"]].estimator is not None
+            if not baseline:  # bag-of-n-grams baselines: no FLOPs count (sparse products)
+                row.flops = estimate_flops(seed.model_config(), seed.spec(), seq_len)
             if measure:
-                model = seed.load()
-                row.parameters = sum(p.numel() for p in model.parameters())
+                if baseline:  # raw reviews of seq_len vocabulary words in, as served
+                    model: Any = FittedBaseline(seed.load())
+                    make_input: Any = model.example
+                else:
+                    model = seed.load()
+                    row.parameters = sum(p.numel() for p in model.parameters())
+                    make_input = partial(kind.latency_input, seed.spec())
                 row.latency = measure_latency(
                     model,
-                    partial(kind.latency_input, seed.spec()),
+                    make_input,
                     seq_len,
                     cfg.latency.batch_sizes,
                     repeats=cfg.latency.repeats,

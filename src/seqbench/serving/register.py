@@ -24,7 +24,7 @@ from seqbench.errors import SeqbenchError
 from seqbench.io import file_sha256
 from seqbench.serving.config import RegisterConfig
 from seqbench.tasks.base import Column
-from seqbench.tasks.predictors import MANIFEST, WEIGHTS
+from seqbench.tasks.predictors import ESTIMATOR, MANIFEST, WEIGHTS
 from seqbench.training.outputs import SeedModel, best_seed
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ def make_bundle(
     """Write the serving bundle of ``seed`` into ``out_dir`` (layout: ``tasks.predictors``);
     ``data_dir`` is the task's training input, whose preprocessing state the task copies."""
     out_dir.mkdir(parents=True)
-    shutil.copyfile(seed.weights, out_dir / WEIGHTS)
+    shutil.copyfile(seed.weights, out_dir / (WEIGHTS if seed.format == "pt" else ESTIMATOR))
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
+        "model_format": seed.format,
         "kind": seed.kind.name,
         "task": seed.task,
         "arch": seed.arch,
@@ -114,7 +115,10 @@ def pip_requirements() -> list[str]:
     """What the pyfunc imports (seqbench itself must be installed where it is served)."""
     from importlib.metadata import version
 
-    names = ("mlflow", "torch", "numpy", "pandas", "tokenizers", "lightning", "scipy")
+    names = (
+        "mlflow", "torch", "numpy", "pandas", "tokenizers", "lightning", "scipy", "scikit-learn",
+        "joblib",
+    )  # fmt: skip
     return [f"{n}=={version(n).split('+')[0]}" for n in names]
 
 

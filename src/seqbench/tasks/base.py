@@ -106,6 +106,10 @@ class Task(ABC):
     def input_example(self, batch: tuple[Any, ...]) -> Any:
         """Two network inputs of a validation batch (MLflow signatures of logged networks)."""
 
+    def raw_texts(self, spec: RunConfig) -> dict[str, tuple[list[str], np.ndarray]]:
+        """``{split: (texts, labels)}`` from the prepared splits, for the text baselines."""
+        raise SeqbenchError(f"{spec.arch}: a text baseline; {self.name} tasks have no raw texts")
+
     # -- evaluation: saved predictions, paired test, latency -------------------------------
     @abstractmethod
     def recorder(self) -> PredictionRecorder:

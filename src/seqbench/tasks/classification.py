@@ -66,6 +66,17 @@ class Classification(Task):
         ids, lengths, _labels = batch
         return ids[:2].cpu(), lengths[:2].cpu()
 
+    def raw_texts(self, spec: RunConfig) -> dict[str, tuple[list[str], np.ndarray]]:
+        import numpy as np
+
+        from seqbench.io import load_splits
+
+        frames = load_splits(spec.processed_dir)
+        return {
+            split: (frame["text"].tolist(), frame["label"].to_numpy(dtype=np.int64))
+            for split, frame in frames.items()
+        }
+
     def recorder(self) -> PredictionRecorder:
         from seqbench.tasks.predictions import PredictionRecorder
 
@@ -107,15 +118,16 @@ class Classification(Task):
     ) -> dict[str, Any]:
         from seqbench.tasks.predictors import TOKENIZER_DIR
 
-        if data_dir is None:
-            raise BundleError(f"{seed.task}: a text model needs its tokenized data folder")
-        tok = out_dir / TOKENIZER_DIR
-        tok.mkdir()
-        for name in ("tokenizer.json", "meta.json"):
-            if not (data_dir / name).is_file():
-                raise BundleError(f"{data_dir / name}: missing; run the tokenize stage")
-            shutil.copyfile(data_dir / name, tok / name)
-        classes = seed.info["model_spec"]["num_classes"]
+        if seed.format == "pt":  # a network reads token ids: ship the tokenizer
+            if data_dir is None:
+                raise BundleError(f"{seed.task}: a text model needs its tokenized data folder")
+            tok = out_dir / TOKENIZER_DIR
+            tok.mkdir()
+            for name in ("tokenizer.json", "meta.json"):
+                if not (data_dir / name).is_file():
+                    raise BundleError(f"{data_dir / name}: missing; run the tokenize stage")
+                shutil.copyfile(data_dir / name, tok / name)
+        classes = int(seed.info["task"]["num_classes"])
         names = list(labels or [str(i) for i in range(classes)])
         if len(names) != classes:
             raise BundleError(f"register.labels.{seed.task}: expected {classes} names, got {names}")

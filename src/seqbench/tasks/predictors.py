@@ -23,6 +23,7 @@ from seqbench.typed import build
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"
+ESTIMATOR = "estimator.joblib"  # a text baseline's fitted scikit-learn pipeline (raw text in)
 TOKENIZER_DIR = "tokenizer"
 SCALER = "scaler.json"
 TEXT_COLUMN = "text"
@@ -48,10 +49,16 @@ class TextPredictor:
         bundle = Path(bundle)
         self.manifest = json.loads((bundle / MANIFEST).read_text())
         self.labels: list[str] = list(self.manifest["labels"])
+        self.batch_size = batch_size
+        self.estimator = None
+        if self.manifest.get("model_format") == "joblib":  # a bag-of-n-grams baseline
+            import joblib
+
+            self.estimator = joblib.load(bundle / ESTIMATOR)
+            return
         self.encoder = TextEncoder.from_dir(bundle / TOKENIZER_DIR)
         self.pad_id = int(self.manifest["model_spec"].get("pad_id", 0))
         self.model = load_network(bundle, self.manifest)
-        self.batch_size = batch_size
 
     @staticmethod
     def texts(model_input: Any) -> list[str]:
@@ -91,14 +98,12 @@ class TextPredictor:
 
         A review with no token left after preprocessing (empty, blank, only markup such as
         ``<br />``) is refused: the model would score it with confidence from nothing."""
+        if self.estimator is not None:
+            analyze = self.estimator[0].build_analyzer()
+            self._refuse_empty(texts, [analyze(t) for t in texts])
+            return self.estimator.predict_proba(texts).astype(np.float64)
         encoded = self.encoder.encode_batch(texts)
-        for row, ids in enumerate(encoded):
-            if not ids:
-                raise PredictInputError(
-                    f"input: column '{TEXT_COLUMN}' row {row}: expected review text, got "
-                    f"{_short(texts[row])}, which is empty after preprocessing (markup and white "
-                    "space removed)"
-                )
+        self._refuse_empty(texts, encoded)
         lengths = np.array([len(ids) for ids in encoded])
         order = np.argsort(lengths, kind="stable")
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
@@ -112,6 +117,16 @@ class TextPredictor:
                 logits = self.model(x, torch.as_tensor(lengths[rows]))  # (B, C)
                 probs[rows] = logits.float().softmax(-1).numpy()
         return probs
+
+    @staticmethod
+    def _refuse_empty(texts: list[str], tokens: list[Any]) -> None:
+        for row, ids in enumerate(tokens):
+            if not len(ids):
+                raise PredictInputError(
+                    f"input: column '{TEXT_COLUMN}' row {row}: expected review text, got "
+                    f"{_short(texts[row])}, which is empty after preprocessing (markup and white "
+                    "space removed)"
+                )
 
     def predict(self, model_input: Any) -> pd.DataFrame:
         texts = self.texts(model_input)

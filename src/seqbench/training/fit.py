@@ -17,7 +17,7 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 from torch import nn
 
-from seqbench.models import build_model
+from seqbench.models import ARCHITECTURES, build_model
 from seqbench.tasks import NonFiniteLossError
 from seqbench.training.run import RunConfig
 from seqbench.typed import ConfigError
@@ -38,7 +38,7 @@ class FitResult:
     test: dict[str, float] | None
     seconds_per_epoch: float
     train_seconds: float
-    model: nn.Module
+    model: Any  # the network (nn.Module), or a scikit-learn pipeline for the text baselines
     seed: int
     device: str
     parameters: int
@@ -46,6 +46,7 @@ class FitResult:
     padding_fraction: float | None = None
     input_example: Any = None
     model_spec: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, Any] | None = None  # per-example test arrays, when no recorder ran
 
 
 def physical_cores() -> int:
@@ -150,6 +151,10 @@ def fit(
     cfg = spec.train
     configure_threads(cfg.threads)
     L.seed_everything(seed, workers=True, verbose=False)
+    if ARCHITECTURES[spec.model.arch].estimator is not None:  # a scikit-learn text baseline
+        from seqbench.training.estimators import fit_estimator
+
+        return fit_estimator(spec, seed, evaluate_test=evaluate_test)
     kind = spec.kind
     dm = datamodule if datamodule is not None else kind.datamodule(spec, seed)
     dims: dict[str, Any] = {}

@@ -47,8 +47,13 @@ class SeedModel:
     info: dict[str, Any]  # the seed<k>.json written by write_seed_outputs
 
     @property
+    def format(self) -> str:
+        """``pt`` (a network's state dict) or ``joblib`` (a scikit-learn pipeline)."""
+        return str(self.info.get("model_format", "pt"))
+
+    @property
     def weights(self) -> Path:
-        return self.directory / f"seed{self.seed}.pt"
+        return self.directory / f"seed{self.seed}.{self.format}"
 
     @property
     def predictions(self) -> Path:
@@ -87,8 +92,13 @@ class SeedModel:
         """The network's model spec (input kind and output shape)."""
         return self.kind.load_model_spec(dict(self.info["model_spec"]))
 
-    def load(self) -> nn.Module:
-        """The network with the saved best-validation weights, on CPU, in eval mode."""
+    def load(self) -> Any:
+        """The network with the saved best-validation weights, on CPU, in eval mode (or the
+        fitted scikit-learn pipeline of a text baseline)."""
+        if self.format == "joblib":
+            import joblib
+
+            return joblib.load(self.weights)
         model = build_model(self.model_config(), self.spec())
         state = torch.load(self.weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -157,7 +167,8 @@ def write_seed_outputs(
     metrics summary.
 
     ``config`` is the run configuration (``RunConfig.config()``); each entry of ``seeds`` holds
-    ``seed``, ``model`` (the network), ``recorder`` (its test predictions), ``metrics`` (the
+    ``seed``, ``model`` (the network, or a scikit-learn pipeline), ``recorder`` (its test
+    predictions, or ``predictions``: the arrays themselves), ``metrics`` (the
     per-seed numbers), ``timing`` (its wall-clock numbers, written to ``timing_path``),
     ``history`` (per-epoch rows) and the ``info`` saved in ``seed<k>.json``
     (``model_spec``, ``parameters``, ``test``, ``best_val``, ``best_epoch``).
@@ -165,10 +176,20 @@ def write_seed_outputs(
     with atomic_path(Path(models_dir)) as tmp:
         tmp.mkdir()
         for entry in seeds:
-            seed = entry["seed"]
-            torch.save(entry["model"].state_dict(), tmp / f"seed{seed}.pt")
-            entry["recorder"].save(tmp / f"seed{seed}.predictions.npz")
+            seed, model = entry["seed"], entry["model"]
             info = {**config, "seed": seed, **entry["info"]}
+            if isinstance(model, nn.Module):
+                torch.save(model.state_dict(), tmp / f"seed{seed}.pt")
+            else:  # a scikit-learn pipeline
+                import joblib
+
+                joblib.dump(model, tmp / f"seed{seed}.joblib")
+                info["model_format"] = "joblib"
+            predictions = tmp / f"seed{seed}.predictions.npz"
+            if entry.get("predictions") is not None:
+                np.savez_compressed(predictions, **entry["predictions"])
+            else:
+                entry["recorder"].save(predictions)
             (tmp / f"seed{seed}.json").write_text(json.dumps(info, indent=2) + "\n")
     per_seed = {f"s{e['seed']}": e["metrics"] for e in seeds}
     mean, std = mean_std(per_seed)

@@ -68,7 +68,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything one ``train@<task>-<arch>`` run needs, validated."""
+    """Everything one ``train_<group>@<task>-<arch>`` run needs, validated.
+
+    ``data_dir`` is the training input of the task's dataset kind (tokenized or processed);
+    ``processed_dir`` the prepared splits (the raw reviews the bag-of-n-grams baselines read).
+    """
 
     task_name: str
     arch: str
@@ -79,6 +83,7 @@ class RunConfig:
     optim: OptimConfig
     train: TrainConfig
     seeds: tuple[int, ...] = (0, 1, 2)
+    processed_dir: Path | None = None
 
     @property
     def name(self) -> str:
@@ -133,6 +138,7 @@ def resolve_run(
     overrides: dict[str, Any] | None = None,
     *,
     data_dir: str | Path | None = None,
+    processed_dir: str | Path | None = None,
 ) -> RunConfig:
     """Build the validated :class:`RunConfig` of ``task`` × ``arch`` from ``params``.
 
@@ -179,6 +185,7 @@ def resolve_run(
         task_name=task,
         arch=arch,
         data_dir=Path(data_dir) if data_dir else Path("data") / data_kind.input / task,
+        processed_dir=Path(processed_dir) if processed_dir else Path("data/processed") / task,
         dataset=dataset,
         task=build(TaskConfig, run["task"], f"train.{task}.task"),
         model=build(ModelConfig, run["model"], f"models.{arch}"),

@@ -62,6 +62,7 @@ def curve_figure(history: list[dict[str, float]], title: str) -> Any:
 def _log_seed(tracking: Any, spec: RunConfig, result: FitResult) -> None:
     """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
     import mlflow
+    import mlflow.sklearn
     from mlflow.entities import Metric
 
     mlflow.log_metrics(result.test or {}, step=result.epochs)
@@ -85,7 +86,16 @@ def _log_seed(tracking: Any, spec: RunConfig, result: FitResult) -> None:
     }
     if result.padding_fraction is not None:
         tags["seqbench.padding_fraction"] = f"{result.padding_fraction:.4f}"
-    tags["seqbench.model_uri"] = tracking.log_model(result.model, result.input_example)
+    if isinstance(result.model, torch.nn.Module):
+        tags["seqbench.model_uri"] = tracking.log_model(result.model, result.input_example)
+    else:  # a scikit-learn text baseline: its validation per C, and the fitted pipeline
+        for row in result.history:
+            values = {k: v for k, v in row.items() if k != "epoch" and math.isfinite(v)}
+            mlflow.log_metrics(values, step=int(row["epoch"]))
+        info = mlflow.sklearn.log_model(
+            result.model, name="model", serialization_format="cloudpickle"
+        )
+        tags["seqbench.model_uri"] = info.model_uri
     mlflow.set_tags({k: str(v) for k, v in tags.items()})
     fig = curve_figure(result.history, f"{spec.name} seed {result.seed}")
     mlflow.log_figure(fig, "learning_curve.png")
@@ -149,6 +159,7 @@ def train_all_seeds(
                 "seed": result.seed,
                 "model": result.model,
                 "recorder": recorder,
+                "predictions": result.predictions,
                 "metrics": seed_metrics(result),
                 "timing": seed_timing(result),
                 "history": result.history,

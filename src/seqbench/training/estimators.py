@@ -1,0 +1,90 @@
+"""Fitting a scikit-learn text baseline (NBSVM, TF-IDF + LR) for one seed.
+
+Each classifier setting of the baseline's grid (``model.c_values``, for NBSVM × ``model.nb_beta``)
+is fit on the training reviews and scored on the validation split (the task's monitored
+metric); the best is kept and the test split is scored once, with the same metric definitions as
+the neural rows. One setting plays the part of an epoch in the history, so curves, the best
+"epoch" and the report read the same.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from seqbench.models import ARCHITECTURES
+from seqbench.models.bow import n_weights
+from seqbench.training.fit import FitResult
+from seqbench.training.run import RunConfig
+
+
+def scores(split: str, probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, float]:
+    """``<split>/loss`` (cross-entropy), ``acc``, ``f1``, ``auroc`` as the classification task
+    computes them for the neural models."""
+    from seqbench.tasks.modules import classification_metrics
+
+    metrics = classification_metrics(num_classes)
+    target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    p = torch.as_tensor(probs, dtype=torch.float32)  # (N, C)
+    metrics.update(p[:, 1] if num_classes == 2 else p, target)
+    out = {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
+    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
+    out[f"{split}/loss"] = float(-np.log(picked).mean())
+    return out
+
+
+def fit_estimator(spec: RunConfig, seed: int, *, evaluate_test: bool = False) -> FitResult:
+    """Fit ``spec``'s bag-of-n-grams baseline; keep the best ``C`` by validation."""
+    from sklearn.pipeline import Pipeline
+
+    baseline = ARCHITECTURES[spec.model.arch].estimator
+    assert baseline is not None
+    splits = spec.kind.raw_texts(spec)
+    classes = spec.task.num_classes
+    start = time.perf_counter()
+    vectorizer = baseline.vectorizer(spec.model)
+    train = vectorizer.fit_transform(splits["train"][0])  # fit on the training reviews only
+    val = vectorizer.transform(splits["val"][0])
+    history: list[dict[str, float]] = []
+    seconds: list[float] = []
+    best, best_value, best_epoch = None, math.nan, -1
+    sign = -1.0 if spec.task.mode == "max" else 1.0
+    for epoch, setting in enumerate(baseline.grid(spec.model)):
+        began = time.perf_counter()
+        classifier = baseline.classifier(setting, seed).fit(train, splits["train"][1])
+        row = scores("val", classifier.predict_proba(val), splits["val"][1], classes)
+        seconds.append(time.perf_counter() - began)
+        chosen = {f"model/{k}": float(v) for k, v in setting.items()}
+        history.append({"epoch": float(epoch), **row, "train/lr": math.nan, **chosen})
+        value = row[spec.task.monitor]
+        if best is None or sign * value < sign * best_value:
+            best, best_value, best_epoch = classifier, value, epoch
+    pipeline = Pipeline([("vectorizer", vectorizer), ("classifier", best)])
+    train_seconds = time.perf_counter() - start
+    test = predictions = None
+    if evaluate_test:
+        texts, labels = splits["test"]
+        probs = pipeline.predict_proba(texts)  # (N, C)
+        test = scores("test", probs, labels, classes)
+        predictions = {"ids": np.arange(len(labels)), "probs": probs, "labels": labels}
+    return FitResult(
+        best_val=float(best_value),
+        monitor=spec.task.monitor,
+        mode=spec.task.mode,
+        epochs=len(history),
+        best_epoch=best_epoch,
+        history=history,
+        test=test,
+        seconds_per_epoch=statistics.fmean(seconds),
+        train_seconds=train_seconds,
+        model=pipeline,
+        seed=seed,
+        device="cpu",
+        parameters=n_weights(best),
+        input_example=list(splits["val"][0][:2]),
+        predictions=predictions,
+    )
