@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import partial
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_report_from_fake_metrics(tmp_path: Path) -> None:
     )
     text = md.read_text()
     imdb_rows = [line for line in text.splitlines() if line.startswith("| ")]
-    gru = next(r for r in imdb_rows if r.startswith("| gru |"))
+    gru = next(r for r in imdb_rows if r.startswith("| recurrent | gru |"))
     assert "85.00 ± 7.07" in gru and "75.00 ± 7.07" in gru  # acc and f1 in %
     assert "| 2.50 ± 0.71 | 1.5 |" in gru  # s/epoch mean ± std; epochs to best = best_epoch + 1
     assert (
@@ -213,3 +214,40 @@ def test_too_few_shared_test_examples_give_a_note_not_a_traceback(tmp_path_facto
     from seqbench.report.compare import task_notes
 
     assert any(f"not computed for {other.arch}" in n for n in task_notes(cmp, cfg))
+
+
+def test_rows_are_grouped_by_family_and_variants_face_their_vanilla_model(
+    tmp_path_factory, tmp_path
+):
+    import shutil
+
+    from seqbench.report.compare import compare_task, render_markdown
+
+    out = cached_outputs(tmp_path_factory.getbasetemp())
+    metrics, models = tmp_path / "metrics", tmp_path / "models"
+    shutil.copytree(out.metrics, metrics)
+    shutil.copytree(out.models, models)
+    # a "bigru" row that is the gru's run with every seed 1 point more accurate
+    data = json.loads((metrics / "imdb-gru.json").read_text())
+    for seed in data["seeds"].values():
+        seed["test/acc"] += 0.01
+    (metrics / "imdb-bigru.json").write_text(json.dumps(data))
+    shutil.copytree(models / "imdb-gru", models / "imdb-bigru")
+    paths = Paths(metrics, models, out.curves, out.tuning, out.tokenized)
+    cfg = compare_config(out.params)
+    from seqbench.tasks import TASKS
+
+    cmp = compare_task(
+        "imdb", TASKS["classification"], ["transformer", "bigru", "gru"], "test/acc", "max",
+        cfg, paths, measure=False,
+    )  # fmt: skip
+    assert [r.arch for r in cmp.rows] == ["bigru", "gru", "transformer"]  # recurrent first
+    (variant,) = cmp.variants
+    assert (variant.arch, variant.base) == ("bigru", "gru")
+    assert variant.delta == pytest.approx(0.01) and variant.parameters_ratio == 1.0
+    assert variant.test is not None and variant.test.p_value == 1.0  # the same predictions
+    text = render_markdown([cmp], cfg, {}, "figures")
+    assert "### imdb: variants against their vanilla model" in text
+    assert "| bigru | gru | +1 ± " in text
+    assert re.search(r"\| recurrent \| (\*\*)?bigru(\*\*)? \|", text)
+    assert re.search(r"\| transformer \| (\*\*)?transformer(\*\*)? \|", text)

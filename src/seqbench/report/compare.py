@@ -65,6 +65,29 @@ class Row:
 
 
 @dataclass
+class Variant:
+    """A variant (``bilstm``) against its vanilla architecture (``lstm``) on the primary metric:
+    the difference of the means over seeds (± the root sum of squares of their stds), the paired
+    test of their best-validation seeds, and what it costs (ratios variant / vanilla)."""
+
+    arch: str
+    base: str
+    delta: float
+    delta_std: float
+    test: PairedTest | None
+    parameters_ratio: float | None
+    seconds_ratio: float | None
+
+
+FAMILIES = ("baseline", "recurrent", "transformer")  # the order rows are grouped in
+
+
+def family(arch: str) -> str:
+    entry = ARCHITECTURES.get(arch)
+    return entry.family if entry is not None else "other"
+
+
+@dataclass
 class TaskComparison:
     """Every architecture of one task, the metric that ranks them and the published numbers."""
 
@@ -78,6 +101,7 @@ class TaskComparison:
     seq_len: int | None = None
     best: str | None = None  # arch with the best mean primary metric
     test_method: str = ""
+    variants: list[Variant] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -190,6 +214,8 @@ def compare_task(
             if seed.predictions.is_file():
                 predictions[arch] = load_predictions(seed.predictions)
         rows.append(row)
+    rank = {name: i for i, name in enumerate(FAMILIES)}
+    rows.sort(key=lambda r: rank.get(family(r.arch), len(FAMILIES)))  # stable: params order kept
     metrics = [primary, *[m for m in cfg.secondary.get(task, []) if m != primary]]
     out = TaskComparison(
         task, kind, primary, mode, metrics, rows, list(cfg.references.get(task, [])), seq_len
@@ -211,6 +237,48 @@ def compare_task(
                     log.warning("%s %s vs %s: no paired test (%s)", task, row.arch, out.best, exc)
                     continue
                 out.test_method = row.test.method
+    out.variants = variants(kind, primary, rows, predictions, cfg.exact_below)
+    return out
+
+
+def variants(
+    kind: Task,
+    primary: str,
+    rows: Sequence[Row],
+    predictions: dict[str, dict[str, np.ndarray]],
+    exact_below: int,
+) -> list[Variant]:
+    """Each row whose architecture is a variant of another row's (``base`` in the registry)."""
+    by_arch = {r.arch: r for r in rows}
+    out = []
+    for row in rows:
+        entry = ARCHITECTURES.get(row.arch)
+        base = by_arch.get(entry.base) if entry is not None and entry.base else None
+        if base is None or primary not in row.mean or primary not in base.mean:
+            continue
+        test = None
+        if row.arch in predictions and base.arch in predictions:
+            try:
+                test = paired_test(
+                    kind, primary, predictions[row.arch], predictions[base.arch], exact_below
+                )
+            except (ComparisonError, ValueError):
+                test = None
+
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return a / b if a is not None and b else None
+
+        out.append(
+            Variant(
+                row.arch,
+                base.arch,
+                row.mean[primary] - base.mean[primary],
+                math.hypot(row.std.get(primary, 0.0), base.std.get(primary, 0.0)),
+                test,
+                ratio(row.parameters, base.parameters),
+                ratio(row.mean.get("seconds_per_epoch"), base.mean.get("seconds_per_epoch")),
+            )
+        )
     return out
 
 
@@ -281,6 +349,7 @@ def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
     """The markdown table of one task: our rows, then the published reference rows."""
     sizes = cfg.latency.batch_sizes
     header = [
+        "Family",
         "Architecture",
         "Parameters",
         "FLOPs/seq",
@@ -296,6 +365,7 @@ def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
         spe = row.mean.get("seconds_per_epoch")
         best_epoch = row.mean.get("best_epoch")
         cells = [
+            family(row.arch),
             f"**{row.arch}**" if row.arch == cmp.best else row.arch,
             fmt_count(row.parameters),
             fmt_count(row.flops),
@@ -309,9 +379,31 @@ def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for ref in cmp.references:
         label = f"*Published: {ref.model}*"
-        cells = [label, "—", "—"]
+        cells = ["published", label, "—", "—"]
         cells += [fmt_metric(m, ref.metrics.get(m)) for m in cmp.metrics]
         cells += ["—", "—", *("—" for _ in sizes), "—", f"*{ref.source}*"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def variants_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
+    """Each variant against its vanilla model: Δ primary, the paired test, the cost ratios."""
+    metric = cmp.primary
+    header = [
+        "Variant", "vs", f"Δ {metric_header(metric)}", "p (paired)", "parameters ×", "s/epoch ×",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    scale = 100.0 if metric.split("/")[-1] in PERCENT else 1.0
+    for v in cmp.variants:
+        p = "—" if v.test is None else fmt_p(v.test, cfg.alpha, False)
+        cells = [
+            v.arch,
+            v.base,
+            f"{v.delta * scale:+.3g} ± {v.delta_std * scale:.2g}",
+            p,
+            "—" if v.parameters_ratio is None else f"{v.parameters_ratio:.3g}",
+            "—" if v.seconds_ratio is None else f"{v.seconds_ratio:.3g}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -364,6 +456,14 @@ def render_markdown(
     for cmp in comparisons:
         out += ["", f"## {cmp.task}", "", task_table(cmp, cfg), ""]
         out += [f"- {note}" for note in task_notes(cmp, cfg)]
+        if cmp.variants:
+            out += ["", f"### {cmp.task}: variants against their vanilla model", ""]
+            out += [variants_table(cmp, cfg), ""]
+            out += [
+                "- Δ: the variant's mean minus the vanilla model's, ± the root sum of squares of "
+                "their standard deviations over seeds; p: the same paired test as above between "
+                "their best-validation seeds; ×: variant / vanilla."
+            ]
         for title, name in figures.get(cmp.task, []):
             out += ["", f"![{cmp.task}: {title}]({figures_rel}/{name})"]
     return "\n".join(out) + "\n"
