@@ -315,53 +315,9 @@ def test_text_predictions_do_not_depend_on_the_request_size(served, version) -> 
 
 def test_served_champion_answers_raw_text_over_http(served) -> None:
     _, store, uri = served
-    port = free_port()
-    bin_dir = str(Path(sys.executable).parent)  # mlflow and uvicorn of this environment
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": uri,
-        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-    }
-    command = [
-        os.path.join(bin_dir, "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        "models:/seqbench-imdb@champion",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    log = (store / "serve.log").open("w")
-    server = subprocess.Popen(
-        command, cwd=store, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, (store / "serve.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer /ping in 90 s"
-            time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/invocations"
+    with serving(store, uri, "models:/seqbench-imdb@champion") as url:
         records = post(url, {"dataframe_records": [{"text": REVIEW}, {"text": LONG}]})
         inputs = post(url, {"inputs": [REVIEW]})
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and the uvicorn worker it started
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
     rows = records["predictions"]
     assert len(rows) == 2 and rows[0]["label"] in ("negative", "positive")
     assert 0.5 <= rows[0]["probability"] <= 1.0

@@ -289,18 +289,27 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-def test_sigkilled_study_resumes_to_exactly_n_trials_and_fails_the_stale_trial(tmp_path):
+def kill_during_trial_2(tmp_path: Path, *flags: str) -> tuple[Path, Path]:
+    """Run the study script until it hangs in trial 2, then SIGKILL it; (script, study folder)."""
     script = tmp_path / "run_study.py"
     script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
     marker, study_dir = tmp_path / "running", tmp_path / "study"
-    proc = subprocess.Popen([sys.executable, str(script), str(study_dir), str(marker), "hang"])
-    deadline = time.monotonic() + 60
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(study_dir), str(marker), "hang", *flags]
+    )
+    deadline = time.monotonic() + 120
     while not marker.exists():
         assert proc.poll() is None and time.monotonic() < deadline, "study never reached trial 2"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    return script, study_dir
+
+
+@pytest.mark.slow
+def test_sigkilled_study_resumes_to_exactly_n_trials_and_fails_the_stale_trial(tmp_path):
+    script, study_dir = kill_during_trial_2(tmp_path)
+    marker = tmp_path / "running"
     killed = load(study_dir)
     assert killed.trials[2].state == TrialState.RUNNING
     assert len(finished(killed)) == 2
@@ -322,17 +331,8 @@ def test_the_run_of_a_sigkilled_trial_is_closed_as_killed_on_resume(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    script = tmp_path / "run_study.py"
-    script.write_text(KILL_SCRIPT.format(tests=str(Path(__file__).parent)))
-    marker, study_dir = tmp_path / "running", tmp_path / "study"
-    args = [sys.executable, str(script), str(study_dir), str(marker)]
-    proc = subprocess.Popen([*args, "hang", "mlflow"])
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "study never reached trial 2"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    script, study_dir = kill_during_trial_2(tmp_path, "mlflow")
+    args = [sys.executable, str(script), str(study_dir), str(tmp_path / "running")]
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("tuning-test")
     running = client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'")
