@@ -61,6 +61,9 @@ class NBSVM(ClassifierMixin, BaseEstimator):
         positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))  # (N,)
         return np.stack([1.0 - positive, positive], axis=1)  # (N, 2)
 
+    def predict(self, X: Any) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(np.int64)  # (N,)
+
     @property
     def n_weights(self) -> int:
         return int(self.coef_.size + 1)

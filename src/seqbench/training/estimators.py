@@ -28,7 +28,7 @@ def scores(split: str, probs: np.ndarray, labels: np.ndarray, num_classes: int) 
     from seqbench.tasks.modules import classification_metrics
 
     metrics = classification_metrics(num_classes)
-    target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    target = torch.tensor(np.array(labels, dtype=np.int64))  # a copy: parquet arrays are read-only
     p = torch.as_tensor(probs, dtype=torch.float32)  # (N, C)
     metrics.update(p[:, 1] if num_classes == 2 else p, target)
     out = {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
