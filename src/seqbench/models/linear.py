@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from seqbench.models.config import ForecastSpec, ModelConfig
 
 
+def target_indices(spec: ForecastSpec) -> Tensor:
+    """Each target's column among the input features (the first ones when unspecified)."""
+    return torch.tensor(spec.target_indices or tuple(range(spec.targets)))
+
+
 class WindowForecaster(nn.Module):
     """The shared plumbing: pick the target channels of a full window of ``spec.input_length``."""
 
     def __init__(self, cfg: ModelConfig, spec: ForecastSpec) -> None:
         super().__init__()
-        indices = spec.target_indices or tuple(range(spec.targets))
-        self.register_buffer("target_indices", torch.tensor(indices), persistent=False)
+        self.register_buffer("target_indices", target_indices(spec), persistent=False)
         self.horizon = spec.horizon
         self.input_length = spec.input_length
 
@@ -109,8 +113,7 @@ class RevIN(nn.Module):
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(spec.input_features))
         self.bias = nn.Parameter(torch.zeros(spec.input_features))
-        indices = spec.target_indices or tuple(range(spec.targets))
-        self.register_buffer("target_indices", torch.tensor(indices), persistent=False)
+        self.register_buffer("target_indices", target_indices(spec), persistent=False)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         mean = x.mean(dim=1, keepdim=True)  # (B, 1, F)

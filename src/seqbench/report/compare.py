@@ -151,13 +151,17 @@ def unused_tuned(tuned: dict[str, Any], config: dict[str, Any]) -> list[str]:
 def paired_test(
     kind: Task, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
 ) -> PairedTest:
-    """The task kind's paired test of A against B on the test examples both share."""
+    """The task kind's paired test of A against B on the test examples both share; a
+    :class:`ComparisonError` when they share too few for it."""
     common, ia, ib = np.intersect1d(a["ids"], b["ids"], return_indices=True)
     if len(common) == 0:
         raise ComparisonError(f"{metric}: the two models share no test example")
     sub_a = {k: v[ia] for k, v in a.items()}
     sub_b = {k: v[ib] for k, v in b.items()}
-    return kind.paired_test(metric, sub_a, sub_b, exact_below)
+    try:
+        return kind.paired_test(metric, sub_a, sub_b, exact_below)
+    except ValueError as exc:  # e.g. fewer than 3 shared windows for Diebold-Mariano
+        raise ComparisonError(str(exc)) from None
 
 
 def compare_task(
@@ -232,13 +236,17 @@ def compare_task(
                     row.test = paired_test(
                         kind, primary, best, predictions[row.arch], cfg.exact_below
                     )
-                except (ComparisonError, ValueError) as exc:  # too few shared examples
+                except ComparisonError as exc:  # too few shared examples
                     row.test_skipped = str(exc)
                     log.warning("%s %s vs %s: no paired test (%s)", task, row.arch, out.best, exc)
                     continue
                 out.test_method = row.test.method
     out.variants = variants(kind, primary, rows, predictions, cfg.exact_below)
     return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
 def variants(
@@ -262,12 +270,8 @@ def variants(
                 test = paired_test(
                     kind, primary, predictions[row.arch], predictions[base.arch], exact_below
                 )
-            except (ComparisonError, ValueError):
+            except ComparisonError:
                 test = None
-
-        def ratio(a: float | None, b: float | None) -> float | None:
-            return a / b if a is not None and b else None
-
         out.append(
             Variant(
                 row.arch,
@@ -275,8 +279,8 @@ def variants(
                 row.mean[primary] - base.mean[primary],
                 math.hypot(row.std.get(primary, 0.0), base.std.get(primary, 0.0)),
                 test,
-                ratio(row.parameters, base.parameters),
-                ratio(row.mean.get("seconds_per_epoch"), base.mean.get("seconds_per_epoch")),
+                _ratio(row.parameters, base.parameters),
+                _ratio(row.mean.get("seconds_per_epoch"), base.mean.get("seconds_per_epoch")),
             )
         )
     return out

@@ -9,7 +9,7 @@ MLflow: code that only needs a task's metric direction or name stays light.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -59,7 +59,6 @@ class ServingSchema:
     inputs: list[Column]
     outputs: list[Column]
     example: pd.DataFrame
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Predictor(Protocol):

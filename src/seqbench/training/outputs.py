@@ -209,9 +209,14 @@ def write_seed_outputs(
     return summary
 
 
+def timing_file(metrics_path: str | Path) -> Path:
+    """Where the timings of ``metrics/<name>.json`` go: ``metrics/timing/<name>.json``."""
+    return Path(metrics_path).parent / TIMING_DIR / Path(metrics_path).name
+
+
 def read_timing(metrics_path: str | Path) -> dict[str, dict[str, float]]:
     """Per-seed timings saved beside ``metrics/<task>-<arch>.json`` (empty when absent)."""
-    path = Path(metrics_path).parent / TIMING_DIR / Path(metrics_path).name
+    path = timing_file(metrics_path)
     if not path.is_file():
         return {}
     return dict(json.loads(path.read_text()).get("seeds") or {})

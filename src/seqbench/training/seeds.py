@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from seqbench.training.fit import FitResult, fit
-from seqbench.training.outputs import TIMING_DIR, write_seed_outputs
+from seqbench.training.outputs import timing_file, write_seed_outputs
 from seqbench.training.run import RunConfig
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,11 @@ def train_all_seeds(
                 },
             }
         )
-    if timing_path is None:
-        timing_path = Path(metrics_path).parent / TIMING_DIR / Path(metrics_path).name
     return write_seed_outputs(
-        models_dir, metrics_path, curves_path, spec.config(), outputs, timing_path=timing_path
+        models_dir,
+        metrics_path,
+        curves_path,
+        spec.config(),
+        outputs,
+        timing_path=timing_path or timing_file(metrics_path),
     )

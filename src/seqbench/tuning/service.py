@@ -11,7 +11,7 @@ from seqbench.io import write_json
 from seqbench.tuning.config import tune_config
 from seqbench.tuning.objective import training_objective
 from seqbench.tuning.runner import tune
-from seqbench.tuning.study import study_name
+from seqbench.tuning.study import no_study_summary, study_name
 from seqbench.validation.core import require_passed
 
 
@@ -40,19 +40,9 @@ def tune_task(
     objective = training_objective(params, task, arch, cfg, data_dir=str(data_dir), threads=threads)
     name = study_name(task, arch)
     if not cfg.space:  # nothing to tune: the run uses params.yaml as it is
-        summary = {
-            "study": name,
-            "metric": objective.metric,
-            "direction": objective.direction,
-            "best_value": None,
-            "best_params": {},
-            "best_trial": None,
-            "n_trials": 0,
-            "trials": {"complete": 0, "pruned": 0, "fail": 0, "running": 0, "waiting": 0},
-            "wall_clock_s": 0.0,
-            "fingerprint": None,
-            "note": "empty search space: nothing to tune",
-        }
+        summary = no_study_summary(
+            name, objective.metric, objective.direction, "empty search space: nothing to tune"
+        )
         write_json(study_dir / "no-study.json", summary)  # the stage's study folder, explained
         write_json(out, summary)
         return summary

@@ -212,6 +212,23 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return {s.name.lower(): counts.get(s.name.lower(), 0) for s in TrialState}
 
 
+def no_study_summary(name: str, metric: str, direction: str, note: str) -> dict[str, Any]:
+    """The stage's output when no study runs (an empty search space): no trial, no best."""
+    return {
+        "study": name,
+        "metric": metric,
+        "direction": direction,
+        "best_value": None,
+        "best_params": {},
+        "best_trial": None,
+        "n_trials": 0,
+        "trials": {s.name.lower(): 0 for s in TrialState},
+        "wall_clock_s": 0.0,
+        "fingerprint": None,
+        "note": note,
+    }
+
+
 def study_summary(
     study: optuna.Study, metric: str, direction: str, seconds: float
 ) -> dict[str, Any]:
