@@ -1,4 +1,4 @@
-"""Typed schemas of the ``datasets.<name>`` and ``tokenize.<name>`` sections, one per dataset kind."""
+"""Typed schemas of ``datasets.<name>`` and ``tokenize.<name>``, per dataset kind."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from seqbench.typed import check
-
 
 # ---------------------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ function prepares its splits, which expectation suite gates them, which task kin
 ``tokenized`` (``data/tokenized/<name>``, written by the tokenize stage) or ``processed``
 (``data/processed/<name>``). ``dvc.yaml`` runs the two groups as separate matrices
 (``train.tasks.<group>`` × ``train.architectures.<group>``), so re-tokenizing a text dataset never
-re-runs the series stages, and each group trains the architectures that suit it. Adding a kind = its config class, a prepare function, a suite, one row here.
+re-runs the series stages, and each group trains the architectures that suit it. Adding a kind =
+its config class, a prepare function, a suite, one row here.
 """
 
 from __future__ import annotations

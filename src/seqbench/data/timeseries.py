@@ -382,7 +382,6 @@ def prepare(cfg: CsvSeriesConfig, raw_dir: Path, out_dir: Path) -> dict[str, int
     return {name: info["rows"] for name, info in summary["splits"].items()}
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Training data
 # ---------------------------------------------------------------------------------------------

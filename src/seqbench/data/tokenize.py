@@ -13,7 +13,7 @@ import pandas as pd
 
 from seqbench.data.config import TokenizerConfig
 from seqbench.errors import SeqbenchError
-from seqbench.io import SPLITS, atomic_path, load_splits, write_json
+from seqbench.io import atomic_path, load_splits, write_json
 
 PAD, UNK = "[PAD]", "[UNK]"  # ids 0 and 1: the trainers assign special tokens first
 TOKENIZER_FILE = "tokenizer.json"
