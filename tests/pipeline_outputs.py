@@ -33,7 +33,14 @@ def params() -> dict:
                 "optim": {"lr": 0.01},
                 "train": {"max_epochs": 2, "patience": 0, "batch_size": 16, "threads": 1},
             },
-            "imdb": {"task": {"monitor": "val/acc", "mode": "max", "primary": "test/acc"}},
+            "imdb": {
+                "task": {
+                    "monitor": "val/acc",
+                    "mode": "max",
+                    "primary": "test/acc",
+                    "labels": ["negative", "positive"],
+                }
+            },
             "toy": {
                 "task": {
                     "loss": "mse",
@@ -66,7 +73,6 @@ def params() -> dict:
             },
         },
         "register": {
-            "labels": {"imdb": ["negative", "positive"]},
             "text_examples": ["A wonderful, moving film."],
         },
     }

@@ -22,12 +22,13 @@ from seqbench.models import (
 from seqbench.models.peephole import SCAN_IMPLS, PeepholeLSTM
 from seqbench.typed import ConfigError, build
 
-TEXT = ClassificationSpec(vocab_size=99, num_classes=3)
+TEXT = ClassificationSpec(vocab_size=99, num_classes=3, label_tokens=((5,), (7, 8), (9,)))
 SERIES = ForecastSpec(input_features=4, horizon=3, targets=2, target_indices=(0, 2))
 RECURRENT = [n for n, a in ARCHITECTURES.items() if a.family == "recurrent"]
 TRANSFORMERS = [n for n, a in ARCHITECTURES.items() if a.family == "transformer"]
 BASELINES = [n for n, a in ARCHITECTURES.items() if a.forecaster is not None]
 NETWORKS = [n for n, a in ARCHITECTURES.items() if a.estimator is None]  # not scikit-learn
+TEXT_ONLY = [n for n, a in ARCHITECTURES.items() if a.text_to_text]  # they write the label
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,7 +62,8 @@ CASES = [  # the window baselines forecast full windows of a known length, direc
     else (arch, task[0], dataclasses.replace(task[1], input_length=7), task[2])
     for arch in NETWORKS
     for task in TASKS
-    if arch not in BASELINES or task[0] == "direct"
+    if (arch not in BASELINES or task[0] == "direct")
+    and (arch not in TEXT_ONLY or task[0] == "classification")
 ]
 IDS = [f"{arch}-{name}" for arch, name, _, _ in CASES]
 
@@ -107,7 +109,8 @@ def invariance_configs() -> list[tuple[str, dict]]:
 )
 def test_padding_is_invisible(arch, kw):
     """A short sequence gives the same output alone or padded next to a much longer one."""
-    for spec, decoding in ((TEXT, "direct"), (SERIES, "direct"), (SERIES, "autoregressive")):
+    specs = [(TEXT, "direct"), (SERIES, "direct"), (SERIES, "autoregressive")]
+    for spec, decoding in specs[:1] if arch in TEXT_ONLY else specs:
         torch.manual_seed(0)
         model = build_model(tiny(arch, decoding=decoding, **kw), spec).eval()
         short, long = task_input(spec, 1, 5), task_input(spec, 1, 29)
@@ -123,7 +126,8 @@ def test_padding_is_invisible(arch, kw):
 @pytest.mark.parametrize("arch", TRANSFORMERS)
 def test_transformer_states_stay_finite_at_padding(arch):
     """Padded query rows could be fully masked (NaN); they may always attend to themselves."""
-    model = build_model(tiny(arch, pooling="mean" if arch != "transformer_encdec" else None), TEXT)
+    pooling = "mean" if "mean" in ARCHITECTURES[arch].poolings else None
+    model = build_model(tiny(arch, pooling=pooling), TEXT)
     states, _ = model.encoder(torch.randn(3, 8, 16), torch.tensor([8, 1, 3]))
     assert torch.isfinite(states).all()
 
@@ -341,8 +345,16 @@ def test_flops_by_hand_for_lstm_and_transformer():
     assert estimate_flops(tiny("transformer"), TEXT, 10) == 2 * layer + 2 * d * 3
 
 
-@pytest.mark.parametrize("arch", ["rnn", "gru", "peephole_lstm", *TRANSFORMERS])
-@pytest.mark.parametrize(("spec", "decoding"), [(TEXT, "direct"), (SERIES, "autoregressive")])
+@pytest.mark.parametrize(
+    ("arch", "spec", "decoding"),
+    [
+        (arch, spec, decoding)
+        for arch in ["rnn", "gru", "peephole_lstm", *TRANSFORMERS]
+        for spec, decoding in [(TEXT, "direct"), (SERIES, "autoregressive")]
+        if arch not in TEXT_ONLY or spec is TEXT  # text-to-text models do not forecast
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_flops_agree_with_torch_flop_counter(arch, spec, decoding):
     """The counter sees every matmul except the CPU attention kernel and peephole products."""
     cfg = tiny(arch, decoding=decoding)
@@ -367,11 +379,12 @@ def attention_scores(arch: str, cfg: ModelConfig, steps: int, decoding: str) -> 
         n += 1 if arch == "transformer" and cfg.pool == "cls" else 0
         return layers * 4 * n * n * d
 
+    def dec(q: int) -> int:
+        return layers * (4 * q * q * d + 4 * q * steps * d)
+
+    if arch in TEXT_ONLY:  # every label's tokens + end: 3 labels, at most 2 tokens
+        return enc(steps) + 3 * dec(3)
     if arch == "transformer_encdec":
-
-        def dec(q: int) -> int:
-            return layers * (4 * q * q * d + 4 * q * steps * d)
-
         if decoding == "direct":
             return enc(steps) + dec(1)
         return enc(steps) + sum(dec(q) for q in range(1, 4))
@@ -487,3 +500,64 @@ def test_variants_are_registry_entries_with_fixed_options():
         build_model(tiny("dlinear"), TEXT)
     for name, entry in ARCHITECTURES.items():  # every variant names an existing vanilla entry
         assert entry.base is None or ARCHITECTURES[entry.base].base is None, name
+
+
+# ------------------------------------------------------------------------------------------
+# The registry and params.yaml
+
+
+def repo_params() -> dict:
+    from pathlib import Path
+
+    from seqbench.typed import load_params
+
+    return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+
+
+def served_tasks(entry) -> list[str]:
+    """The real tasks an entry runs on: text-only rows on IMDB, window forecasters on series."""
+    if entry.estimator is not None or entry.text_to_text:
+        return ["imdb"]
+    if entry.forecaster is not None:
+        return ["pems", "etth1"]
+    return ["imdb", "pems", "etth1"]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_registry_entry_has_its_params_sections_and_resolves(arch):
+    from seqbench.training.run import resolve_run
+    from seqbench.tuning.config import tune_config
+
+    params = repo_params()
+    assert arch in params["models"] and arch in params["tune"]["space"]
+    for task in served_tasks(ARCHITECTURES[arch]):
+        spec = resolve_run(params, task, arch)
+        assert spec.model.arch == arch
+        tune_config(params, task, arch)
+
+
+def test_adding_a_variant_is_one_registry_entry_and_its_params_section(monkeypatch):
+    """A new variant (a wide bidirectional GRU) needs its ARCHITECTURES line and a models.<name>
+    section (plus its tune.space entry): then it resolves, tunes, builds and faces its base."""
+    from seqbench.models.recurrent import RecurrentEncoder
+    from seqbench.models.registry import Architecture
+    from seqbench.profiles import check_params
+
+    entry = Architecture(
+        RecurrentEncoder, "recurrent", ("last", "mean", "max"), {"cell": "gru"},
+        fixed={"bidirectional": True}, base="gru",
+    )  # fmt: skip
+    monkeypatch.setitem(ARCHITECTURES, "wide_bigru", entry)
+    params = repo_params()
+    params["models"]["wide_bigru"] = {"hidden_size": 256, "num_layers": 1, "dropout": 0.1}
+    params["tune"]["space"]["wide_bigru"] = params["tune"]["space"]["bigru"]
+    params["train"]["architectures"]["text"].append("wide_bigru")
+    check_params(params)  # every stage's typed sections build, the new row's included
+    from seqbench.training.run import resolve_run
+
+    spec = resolve_run(params, "imdb", "wide_bigru")
+    model = build_model(spec.model, TEXT)
+    assert model.encoder.rnn.bidirectional and model.encoder.rnn.hidden_size == 256
+    with pytest.raises(ConfigError, match=r"models\.wide_bigru\.bidirectional: expected True"):
+        params["models"]["wide_bigru"]["bidirectional"] = False
+        resolve_run(params, "imdb", "wide_bigru")

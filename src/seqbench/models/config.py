@@ -165,16 +165,24 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ClassificationSpec:
-    """Text classification: token ids in, ``num_classes`` logits out."""
+    """Text classification: token ids in, ``num_classes`` logits out. ``label_tokens`` are the
+    class names as token ids of the vocabulary (what a text-to-text model writes)."""
 
     vocab_size: int
     num_classes: int
     pad_id: int = 0
+    label_tokens: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 2, "vocab_size", "an integer >= 2", self.vocab_size)
         check(self.num_classes >= 2, "num_classes", "an integer >= 2", self.num_classes)
         check(0 <= self.pad_id < self.vocab_size, "pad_id", "an id below vocab_size", self.pad_id)
+        check(
+            not self.label_tokens or len(self.label_tokens) == self.num_classes,
+            "label_tokens",
+            f"one token sequence per class ({self.num_classes})",
+            self.label_tokens,
+        )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,11 @@ def estimate_flops(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec, se
         return adapter + arch.flops(cfg, width, steps)
 
     if isinstance(spec, ClassificationSpec):
+        if arch.text_to_text:  # every label's tokens (+ end) decoded against the vocabulary
+            steps = 1 + max(len(tokens) for tokens in spec.label_tokens)
+            classes = len(spec.label_tokens)
+            decoder = classes * TransformerEncDec.decode_flops(cfg, steps, seq_len)
+            return encode(seq_len) + decoder + 2 * classes * steps * out * (spec.vocab_size + 1)
         if seq2seq:
             return (
                 encode(seq_len)

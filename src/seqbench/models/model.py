@@ -11,6 +11,8 @@ from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
 from seqbench.models.heads import PooledHead, QueryHead
 from seqbench.models.linear import RevIN
 from seqbench.models.registry import ARCHITECTURES, Architecture
+from seqbench.models.text2text import TextToText
+from seqbench.models.transformer import TransformerEncDec
 from seqbench.typed import check
 
 Adapter = TokenEmbedding | NumericProjection
@@ -130,6 +132,16 @@ def _build(
     else:
         adapter = NumericProjection(spec.input_features, cfg.input_size, cfg.dropout)
     encoder = arch.build(cfg, cfg.input_size)
+    if arch.text_to_text:
+        check(
+            isinstance(spec, ClassificationSpec) and bool(spec.label_tokens),
+            "arch",
+            "a text classification task with class names (task.labels) for a text-to-text model",
+            cfg.arch,
+        )
+        assert isinstance(adapter, TokenEmbedding) and isinstance(encoder, TransformerEncDec)
+        assert isinstance(spec, ClassificationSpec)
+        return TextToText(adapter, encoder, spec.label_tokens, cfg.dropout)
     if isinstance(spec, ClassificationSpec):
         shape: tuple[int, ...] = (spec.num_classes,)
         queries = 1

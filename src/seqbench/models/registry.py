@@ -30,6 +30,7 @@ class Architecture:
     bag-of-n-grams text baselines) is fit by scikit-learn, not by the Lightning path.
     ``poolings`` lists the pooling modes it supports, the first its default. ``fixed`` are
     ``model.*`` values the entry always has; ``min_layers`` the smallest ``num_layers`` it takes.
+    ``text_to_text`` entries write the class label as tokens (``models/text2text.py``).
     """
 
     encoder: type[Encoder] | None
@@ -41,6 +42,7 @@ class Architecture:
     base: str | None = None
     forecaster: type[WindowForecaster] | None = None
     estimator: BagOfNgrams | None = None  # a scikit-learn text baseline (no network)
+    text_to_text: bool = False
 
     def build(self, cfg: ModelConfig, input_size: int) -> Encoder:
         assert self.encoder is not None, "a forecaster entry has no encoder"
@@ -77,6 +79,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     # "cls" here is a learned decoder query cross-attending to the encoded sequence.
     "transformer_encdec": Architecture(
         TransformerEncDec, "transformer", ("cls",), base="transformer"
+    ),
+    # T5-like: the encoder-decoder generates the label's words ("cls": no pooling, the decoder
+    # reads the encoded sequence).
+    "transformer_t2t": Architecture(
+        TransformerEncDec, "transformer", ("cls",), base="transformer", text_to_text=True
     ),
     # Forecasting baselines (Zeng et al. 2023): whole models over the window, no encoder.
     "naive": Architecture(None, "baseline", (), forecaster=Naive),

@@ -1,4 +1,4 @@
-"""Typed ``register`` parameters: registered model names, class labels, serving examples."""
+"""Typed ``register`` parameters: registered model names, serving examples."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class RegisterConfig:
     """The ``register`` section of params.yaml.
 
     Each task's models are versions of ``<prefix><task>``; the logging runs go to MLflow
-    experiment ``experiment``. ``labels`` names the classes of text tasks (index = label id);
+    experiment ``experiment``; a text model's class names are its task's ``labels``.
     ``text_examples`` is the input example stored with text models. ``alias`` is the name
     ``seqbench promote`` moves; ``history_limit`` caps the entries of the champion history tag.
     """
@@ -21,7 +21,6 @@ class RegisterConfig:
     prefix: str = "seqbench-"
     experiment: str = "registry"
     alias: str = "champion"
-    labels: dict[str, list[str]] = field(default_factory=dict)
     text_examples: list[str] = field(default_factory=lambda: ["A wonderful, moving film."])
     history_limit: int = 100
 

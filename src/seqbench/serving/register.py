@@ -55,9 +55,7 @@ class Registered:
     created: bool  # False: a version with the same bundle digest already existed
 
 
-def make_bundle(
-    seed: SeedModel, out_dir: Path, *, data_dir: Path | None, labels: list[str] | None = None
-) -> Path:
+def make_bundle(seed: SeedModel, out_dir: Path, *, data_dir: Path | None) -> Path:
     """Write the serving bundle of ``seed`` into ``out_dir`` (layout: ``tasks.predictors``);
     ``data_dir`` is the task's training input, whose preprocessing state the task copies."""
     out_dir.mkdir(parents=True)
@@ -72,7 +70,7 @@ def make_bundle(
         "model": seed.info["model"],
         "model_spec": seed.info["model_spec"],
     }
-    manifest |= seed.kind.write_bundle(seed, out_dir, data_dir, labels)
+    manifest |= seed.kind.write_bundle(seed, out_dir, data_dir)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out_dir
 
@@ -187,9 +185,7 @@ def register_arch(
     if metrics_file is not None and metrics_file.is_file():
         mean = json.loads(metrics_file.read_text()).get("mean", {})
     with tempfile.TemporaryDirectory(prefix="seqbench-bundle-") as tmp:
-        bundle = make_bundle(
-            seed, Path(tmp) / "bundle", data_dir=data_dir, labels=cfg.labels.get(task)
-        )
+        bundle = make_bundle(seed, Path(tmp) / "bundle", data_dir=data_dir)
         digest = bundle_digest(bundle)
         ensure_registered_model(client, name, task)
         existing = find_version(client, name, digest)

@@ -136,9 +136,7 @@ class Task(ABC):
 
     # -- serving: the registered pyfunc on raw inputs --------------------------------------
     @abstractmethod
-    def write_bundle(
-        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
-    ) -> dict[str, Any]:
+    def write_bundle(self, seed: SeedModel, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
         """Copy the preprocessing state into ``out_dir``; return the manifest entries it needs."""
 
     @abstractmethod

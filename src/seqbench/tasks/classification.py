@@ -46,16 +46,23 @@ class Classification(Task):
         )
 
     def model_spec(self, spec: RunConfig, dm: Any) -> ClassificationSpec:
-        from seqbench.models import ClassificationSpec
+        from seqbench.models import ARCHITECTURES, ClassificationSpec
 
+        label_tokens: tuple[tuple[int, ...], ...] = ()
+        if ARCHITECTURES[spec.model.arch].text_to_text:
+            label_tokens = _label_tokens(spec.task.labels, dm.data_dir, dm.meta)
         return ClassificationSpec(
-            vocab_size=dm.vocab_size, num_classes=spec.task.num_classes, pad_id=dm.pad_id
+            vocab_size=dm.vocab_size,
+            num_classes=spec.task.num_classes,
+            pad_id=dm.pad_id,
+            label_tokens=label_tokens,
         )
 
     def load_model_spec(self, dims: dict[str, Any]) -> ClassificationSpec:
         from seqbench.models import ClassificationSpec
 
-        return ClassificationSpec(**dims)
+        tokens = tuple(tuple(t) for t in dims.get("label_tokens", ()))
+        return ClassificationSpec(**(dims | {"label_tokens": tokens}))
 
     def module(self, spec: RunConfig, model: Any, dm: Any) -> ClassificationModule:
         from seqbench.tasks.modules import ClassificationModule
@@ -113,9 +120,7 @@ class Classification(Task):
         ids = torch.randint(low, spec.vocab_size, (batch_size, length), generator=gen)  # (B, T)
         return ids, torch.full((batch_size,), length, dtype=torch.int64)  # (B,)
 
-    def write_bundle(
-        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
-    ) -> dict[str, Any]:
+    def write_bundle(self, seed: SeedModel, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
         from seqbench.tasks.predictors import TOKENIZER_DIR
 
         if seed.format == "pt":  # a network reads token ids: ship the tokenizer
@@ -128,10 +133,8 @@ class Classification(Task):
                     raise BundleError(f"{data_dir / name}: missing; run the tokenize stage")
                 shutil.copyfile(data_dir / name, tok / name)
         classes = int(seed.info["task"]["num_classes"])
-        names = list(labels or [str(i) for i in range(classes)])
-        if len(names) != classes:
-            raise BundleError(f"register.labels.{seed.task}: expected {classes} names, got {names}")
-        return {"labels": names}
+        names = seed.info["task"].get("labels") or [str(i) for i in range(classes)]
+        return {"labels": list(names)}
 
     def serving_schema(
         self, manifest: dict[str, Any], cfg: Any, data_dir: Path | None
@@ -151,6 +154,26 @@ class Classification(Task):
         from seqbench.tasks.predictors import TextPredictor
 
         return TextPredictor(bundle)
+
+
+def _label_tokens(
+    labels: list[str] | None, data_dir: Path, meta: dict[str, Any]
+) -> tuple[tuple[int, ...], ...]:
+    """The class names as token ids of the task's own tokenizer (the text-to-text targets)."""
+    from seqbench.data.tokenize import TextEncoder
+    from seqbench.typed import ConfigError
+
+    if not labels:
+        raise ConfigError("task.labels: expected the class names a text-to-text model writes")
+    encoded = TextEncoder.from_dir(data_dir).encode_full(labels)
+    unk = meta.get("unk_id")
+    for name, ids in zip(labels, encoded, strict=True):
+        if not ids or unk in ids:
+            raise ConfigError(
+                f"task.labels: {name!r}: expected words of the vocabulary in "
+                f"{data_dir / 'tokenizer.json'}, got tokens {ids} (unk id {unk})"
+            )
+    return tuple(tuple(ids) for ids in encoded)
 
 
 def _record(out: torch.Tensor, target: torch.Tensor, module: Any) -> dict[str, np.ndarray]:

@@ -14,7 +14,8 @@ class TaskConfig:
     """Loss, the validation metric that drives early stopping/checkpointing, and reporting.
 
     ``report_scaled`` adds ``mse_scaled``/``mae_scaled`` on standardized values (the published
-    ETTh1 protocol) beside the metrics in original units.
+    ETTh1 protocol) beside the metrics in original units. ``labels`` names the classes by label
+    id: the words a text-to-text model writes, and the labels a registered model returns.
     """
 
     kind: str  # a task kind in seqbench.tasks.TASKS (set from the dataset kind)
@@ -24,6 +25,7 @@ class TaskConfig:
     primary: str = "test/loss"
     num_classes: int = 2
     report_scaled: bool = False
+    labels: list[str] | None = None
 
     def __post_init__(self) -> None:
         check(self.kind in TASKS, "kind", f"one of {', '.join(sorted(TASKS))}", self.kind)
@@ -41,6 +43,13 @@ class TaskConfig:
             self.primary.startswith("test/"), "primary", "a test metric 'test/<name>'", self.primary
         )
         check(self.num_classes >= 2, "num_classes", "an integer >= 2", self.num_classes)
+        check(
+            self.labels is None
+            or (len(self.labels) == self.num_classes and len(set(self.labels)) == len(self.labels)),
+            "labels",
+            f"{self.num_classes} distinct class names (num_classes) or null",
+            self.labels,
+        )
 
 
 @dataclass(frozen=True)

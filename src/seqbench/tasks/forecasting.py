@@ -100,9 +100,7 @@ class Forecasting(Task):
         x = torch.randn(batch_size, length, spec.input_features, generator=gen)  # (B, L, F)
         return x, None
 
-    def write_bundle(
-        self, seed: SeedModel, out_dir: Path, data_dir: Path | None, labels: list[str] | None
-    ) -> dict[str, Any]:
+    def write_bundle(self, seed: SeedModel, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
         from seqbench.tasks.predictors import SCALER
 
         if data_dir is None or not (data_dir / SCALER).is_file():

@@ -134,8 +134,9 @@ class ClassificationModule(SequenceModule):
 
     def step(self, batch: tuple[torch.Tensor, ...], split: str) -> torch.Tensor:
         ids, lengths, labels = batch
-        logits = self(ids, lengths)  # (B, C)
-        loss = F.cross_entropy(logits.float(), labels)
+        logits = self(ids, lengths)  # (B, C): class logits, or label log-likelihoods (t2t)
+        own_loss = getattr(self.model, "loss", None)  # a text-to-text model's teacher forcing
+        loss = own_loss(logits, labels) if own_loss else F.cross_entropy(logits.float(), labels)
         probs = logits.detach().float().softmax(-1)  # (B, C)
         preds = probs[:, 1] if self.task.num_classes == 2 else probs
         metrics = self.metrics[f"{split}_"]
