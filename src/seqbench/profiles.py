@@ -67,6 +67,10 @@ def check_params(params: dict[str, Any]) -> None:
                     tune_config(params, task, arch)
     compare_config(params)
     register_config(params)
+    if "claims" in params:
+        from seqbench.claims.config import claims_config
+
+        claims_config(params)
 
 
 def _check_known(base: Any, overlay: Any, path: str, prefix: str, depth: int) -> None:

@@ -252,3 +252,41 @@ class CsvSeriesConfig:
                 "a positive pandas frequency such as '5min' or '1h'",
                 self.frequency,
             )
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """A generated long-memory problem of the claims lab (no download): ``adding_problem``
+    (Hochreiter & Schmidhuber 1997: sum the two marked values) or ``copy_memory`` (Arjovsky et al.
+    2016: recall 10 symbols after ``T`` blanks), in the layout of Bai, Kolter & Koltun 2018.
+    ``lengths`` is the grid of ``T``; ``sizes`` the examples per split at every ``T``. The splits
+    are drawn from ``seed`` alone (never from a training seed).
+    """
+
+    kind: Literal["adding_problem", "copy_memory"]
+    lengths: list[int]
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 2000, "val": 500, "test": 500})
+    seed: int = 0
+    sources: list[SourceConfig] = field(default_factory=list)  # none: generated
+
+    def __post_init__(self) -> None:
+        check(
+            bool(self.lengths)
+            and all(t >= 2 for t in self.lengths)
+            and len(set(self.lengths)) == len(self.lengths),
+            "lengths",
+            "a non-empty list of distinct integers >= 2",
+            self.lengths,
+        )
+        check(
+            set(self.sizes) == {"train", "val", "test"} and min(self.sizes.values()) >= 1,
+            "sizes",
+            "counts >= 1 for train, val and test",
+            self.sizes,
+        )
+        check(not self.sources, "sources", "none (the data is generated)", self.sources)
+
+    @property
+    def problem(self) -> str:
+        """``adding`` or ``copy``."""
+        return "adding" if self.kind == "adding_problem" else "copy"

@@ -151,6 +151,9 @@ def _download_verified(source: SourceConfig, target: Path, mirror: Path | None) 
 def fetch_all(sources: list[SourceConfig], out_dir: str | Path) -> list[Path]:
     """Fetch every source into ``out_dir``; on failure, files fetched by this call are removed."""
     out_dir = Path(out_dir)
+    if not sources:  # a generated dataset: an empty folder keeps the stage's output declared
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return []
     existed = {s.name for s in sources if (out_dir / s.name).exists()}
     done: list[Path] = []
     try:

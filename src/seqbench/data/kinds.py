@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from seqbench.data.config import CsvSeriesConfig, TextArchiveConfig
+from seqbench.data.config import CsvSeriesConfig, SyntheticConfig, TextArchiveConfig
 from seqbench.typed import ConfigError, build, section
 
-Group = Literal["text", "series"]
-GROUPS: tuple[Group, ...] = ("text", "series")
+Group = Literal["text", "series", "claims"]
+GROUPS: tuple[Group, ...] = ("text", "series")  # the train/tune matrices; claims has its own
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DatasetKind:
     prepare: str  # prepare(cfg, raw_dir, out_dir) -> row counts per split
     suite: str  # suite(cfg) -> checks; the module may define add_facts(cfg, frames)
     task: str  # task kind in seqbench.tasks.TASKS
-    group: Group  # the train/tune matrix of dvc.yaml: train.tasks.<group>
+    group: Group  # the train/tune matrix of dvc.yaml (train.tasks.<group>), or the claims lab
     input: Literal["tokenized", "processed"]  # the folder under data/ training reads
 
     def prepare_fn(self) -> Callable[..., dict[str, int]]:
@@ -63,6 +63,23 @@ DATASET_KINDS: dict[str, DatasetKind] = {
         suite="seqbench.validation.csv_series:suite",
         task="forecasting",
         group="series",
+        input="processed",
+    ),
+    # The claims lab's generated problems (claims.tasks), trained by the claims stages.
+    "adding_problem": DatasetKind(
+        SyntheticConfig,
+        prepare="seqbench.data.synthetic:prepare",
+        suite="seqbench.validation.synthetic:suite",
+        task="adding",
+        group="claims",
+        input="processed",
+    ),
+    "copy_memory": DatasetKind(
+        SyntheticConfig,
+        prepare="seqbench.data.synthetic:prepare",
+        suite="seqbench.validation.synthetic:suite",
+        task="copy",
+        group="claims",
         input="processed",
     ),
 }

@@ -1,6 +1,6 @@
 """The architecture zoo: plain ``torch.nn`` models behind one registry (no Lightning, no MLflow)."""
 
-from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
+from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig, TaggingSpec
 from seqbench.models.flops import estimate_flops
 from seqbench.models.model import build_model, count_parameters
 from seqbench.models.registry import ARCHITECTURES, Architecture
@@ -11,6 +11,7 @@ __all__ = [
     "ClassificationSpec",
     "ForecastSpec",
     "ModelConfig",
+    "TaggingSpec",
     "build_model",
     "count_parameters",
     "estimate_flops",

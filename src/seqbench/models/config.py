@@ -186,6 +186,20 @@ class ClassificationSpec:
 
 
 @dataclass(frozen=True)
+class TaggingSpec:
+    """Per-step classification (copy memory): token ids in, ``num_classes`` logits per step."""
+
+    vocab_size: int
+    num_classes: int
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.vocab_size >= 2, "vocab_size", "an integer >= 2", self.vocab_size)
+        check(self.num_classes >= 2, "num_classes", "an integer >= 2", self.num_classes)
+        check(0 <= self.pad_id < self.vocab_size, "pad_id", "an id below vocab_size", self.pad_id)
+
+
+@dataclass(frozen=True)
 class ForecastSpec:
     """Forecasting: a window of ``input_features`` in, ``horizon`` × ``targets`` values out.
 

@@ -44,3 +44,16 @@ class QueryHead(nn.Module):
         tgt = self.queries.expand(h.size(0), -1, -1)  # (B, Q, d)
         out = encoder.decode(memory, lengths, tgt)  # (B, Q, d)
         return self.linear(self.drop(out)).view(-1, *self.shape)  # (B, *shape)
+
+
+class StepHead(nn.Module):
+    """Per-step states of the last T steps (a CLS step, if any, dropped) → logits (B, T, C)."""
+
+    def __init__(self, in_size: int, classes: int, dropout: float) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_size, classes)
+
+    def forward(self, encoder: Encoder, h: Tensor, lengths: Tensor) -> Tensor:
+        states, _ = encoder(h, lengths)  # (B, T', D), T' = T or T+1 with CLS first
+        return self.linear(self.drop(states[:, -h.size(1) :]))  # (B, T, C)

@@ -7,8 +7,8 @@ from torch import Tensor, nn
 
 from seqbench.models.adapters import NumericProjection, TokenEmbedding
 from seqbench.models.base import Encoder
-from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
-from seqbench.models.heads import PooledHead, QueryHead
+from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig, TaggingSpec
+from seqbench.models.heads import PooledHead, QueryHead, StepHead
 from seqbench.models.linear import RevIN
 from seqbench.models.registry import ARCHITECTURES, Architecture
 from seqbench.models.text2text import TextToText
@@ -104,7 +104,10 @@ class Seq2SeqForecaster(nn.Module):
         return torch.stack(predictions, dim=1)  # (B, H, targets)
 
 
-def build_model(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec) -> nn.Module:
+Spec = ClassificationSpec | ForecastSpec | TaggingSpec
+
+
+def build_model(cfg: ModelConfig, spec: Spec) -> nn.Module:
     """Build the model for ``cfg.arch`` on the task described by ``spec`` (wrapped in RevIN for
     forecasting with ``model.revin``).
 
@@ -116,9 +119,7 @@ def build_model(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec) -> nn
     return _build(arch, cfg, spec)
 
 
-def _build(
-    arch: Architecture, cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec
-) -> nn.Module:
+def _build(arch: Architecture, cfg: ModelConfig, spec: Spec) -> nn.Module:
     if arch.forecaster is not None:
         check(
             isinstance(spec, ForecastSpec) and spec.input_length is not None,
@@ -127,11 +128,16 @@ def _build(
             cfg.arch,
         )
         return arch.forecaster(cfg, spec)  # type: ignore[arg-type]
-    if isinstance(spec, ClassificationSpec):
+    if isinstance(spec, ClassificationSpec | TaggingSpec):
         adapter: Adapter = TokenEmbedding(spec.vocab_size, cfg.input_size, spec.pad_id, cfg.dropout)
     else:
         adapter = NumericProjection(spec.input_features, cfg.input_size, cfg.dropout)
     encoder = arch.build(cfg, cfg.input_size)
+    if isinstance(spec, TaggingSpec):
+        check(not encoder.seq2seq, "arch", "an encoder with per-step states", cfg.arch)
+        return SequenceModel(
+            adapter, encoder, StepHead(encoder.out_size, spec.num_classes, cfg.dropout)
+        )
     if arch.text_to_text:
         check(
             isinstance(spec, ClassificationSpec) and bool(spec.label_tokens),

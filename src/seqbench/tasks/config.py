@@ -16,6 +16,7 @@ class TaskConfig:
     ``report_scaled`` adds ``mse_scaled``/``mae_scaled`` on standardized values (the published
     ETTh1 protocol) beside the metrics in original units. ``labels`` names the classes by label
     id: the words a text-to-text model writes, and the labels a registered model returns.
+    ``length`` is the ``T`` of a claims-lab synthetic problem (which of its prepared lengths).
     """
 
     kind: str  # a task kind in seqbench.tasks.TASKS (set from the dataset kind)
@@ -26,6 +27,7 @@ class TaskConfig:
     num_classes: int = 2
     report_scaled: bool = False
     labels: list[str] | None = None
+    length: int | None = None
 
     def __post_init__(self) -> None:
         check(self.kind in TASKS, "kind", f"one of {', '.join(sorted(TASKS))}", self.kind)

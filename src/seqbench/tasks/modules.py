@@ -14,7 +14,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MetricCollection, SumMetric
 from torchmetrics.classification import (
     BinaryAccuracy,
     BinaryAUROC,
@@ -240,3 +240,60 @@ class ForecastingModule(SequenceModule):
 
     def on_test_epoch_end(self) -> None:
         self.report("test")
+
+
+class CopyModule(SequenceModule):
+    """Copy memory: batches ``(ids (B, S), targets (B, S))``; the model returns ``(B, S, C)``.
+
+    ``{split}/loss`` is the per-step cross-entropy over all S = T+20 steps (the protocol's
+    loss); ``{split}/recall_acc`` the accuracy on the last 10 steps, the recalled symbols.
+    """
+
+    recall = 10
+
+    def __init__(self, model: nn.Module, task: TaskConfig, optim: OptimConfig) -> None:
+        super().__init__(model, task, optim)
+        self.correct = per_split(lambda _: SumMetric())
+        self.total = per_split(lambda _: SumMetric())
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        lengths = torch.full((ids.size(0),), ids.size(1), dtype=torch.long, device=ids.device)
+        return self.model(ids, lengths)  # (B, S, C): every step is valid (no padding)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
+        ids, targets = batch
+        logits = self(ids)  # (B, S, C)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        hits = (logits[:, -self.recall :].argmax(-1) == targets[:, -self.recall :]).float()
+        self.correct[f"{split}_"].update(hits.sum())
+        self.total[f"{split}_"].update(float(hits.numel()))
+        self.log_loss(split, loss, len(ids))
+        return loss
+
+    def _report(self, split: str) -> None:
+        correct, total = self.correct[f"{split}_"], self.total[f"{split}_"]
+        self.log(f"{split}/recall_acc", correct.compute() / total.compute().clamp(min=1))
+        correct.reset()
+        total.reset()
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        loss = self.step(batch, "train")
+        self.check_finite(loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._report("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._report("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._report("test")

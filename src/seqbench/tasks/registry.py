@@ -10,10 +10,13 @@ from seqbench.errors import SeqbenchError
 from seqbench.tasks.base import Task
 from seqbench.tasks.classification import Classification
 from seqbench.tasks.forecasting import Forecasting
+from seqbench.tasks.synthetic import AddingProblem, CopyMemory
 
 TASKS: dict[str, Task] = {
     Classification.name: Classification(),
     Forecasting.name: Forecasting(),
+    AddingProblem.name: AddingProblem(),
+    CopyMemory.name: CopyMemory(),
 }
 
 

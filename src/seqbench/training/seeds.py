@@ -59,7 +59,7 @@ def curve_figure(history: list[dict[str, float]], title: str) -> Any:
     return fig
 
 
-def _log_seed(tracking: Any, spec: RunConfig, result: FitResult) -> None:
+def _log_seed(tracking: Any, spec: RunConfig, result: FitResult, log_model: bool = True) -> None:
     """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
     import mlflow
     import mlflow.sklearn
@@ -86,9 +86,9 @@ def _log_seed(tracking: Any, spec: RunConfig, result: FitResult) -> None:
     }
     if result.padding_fraction is not None:
         tags["seqbench.padding_fraction"] = f"{result.padding_fraction:.4f}"
-    if isinstance(result.model, torch.nn.Module):
+    if log_model and isinstance(result.model, torch.nn.Module):
         tags["seqbench.model_uri"] = tracking.log_model(result.model, result.input_example)
-    else:  # a scikit-learn text baseline: its validation per C, and the fitted pipeline
+    elif log_model:  # a scikit-learn text baseline: its validation per C, and the fitted pipeline
         for row in result.history:
             values = {k: v for k, v in row.items() if k != "epoch" and math.isfinite(v)}
             mlflow.log_metrics(values, step=int(row["epoch"]))
@@ -115,13 +115,18 @@ def train_all_seeds(
     inputs: Sequence[str] = (),
     track: bool = True,
     fit_fn: Callable[..., FitResult] | None = None,
+    experiment: str | None = None,
+    name: str | None = None,
+    log_models: bool = True,
 ) -> dict[str, Any]:
     """Train every seed of ``spec``, test each best-validation model once, write the outputs.
 
     Writes ``models_dir/seed<k>.pt`` (state dict) and ``seed<k>.json`` (config and sizes to
     rebuild it), ``seed<k>.predictions.npz`` (per-example test predictions, for the comparison's
     paired tests), ``metrics_path`` (per seed, mean and std) and ``curves_path`` (per-epoch CSV).
-    With ``track`` each seed is one MLflow run ``<task>-<arch>-s<seed>`` in experiment ``<task>``.
+    With ``track`` each seed is one MLflow run ``<name>-s<seed>`` (``name`` defaults to
+    ``<task>-<arch>``) in ``experiment`` (default: the task's name), with the network logged
+    unless ``log_models`` is false (the claims lab's many small runs).
     """
     fit_fn = fit_fn or fit
     tracking = None
@@ -129,12 +134,13 @@ def train_all_seeds(
         from seqbench import tracking
 
         tracking.configure()
-    stage = stage or f"train@{spec.name}"
+    name = name or spec.name
+    stage = stage or f"train@{name}"
     # Code and data do not change between seeds: read git and dvc.lock once.
     provenance = tracking.provenance_tags(stage, list(inputs)) if tracking is not None else {}
     outputs: list[dict[str, Any]] = []
     for seed in spec.seeds:
-        run_name = f"{spec.name}-s{seed}"
+        run_name = f"{name}-s{seed}"
         recorder = spec.kind.recorder()  # per-example test predictions (paired tests)
         if tracking is not None:
             tags = {
@@ -143,14 +149,15 @@ def train_all_seeds(
                 "seqbench.arch": spec.arch,
                 "seqbench.seed": str(seed),
             }
-            with tracking.run(spec.task_name, run_name, params=spec.config(), tags=tags):
+            where = experiment or spec.task_name
+            with tracking.run(where, run_name, params=spec.config(), tags=tags):
                 result = fit_fn(
                     spec,
                     seed,
                     callbacks=[tracking.MLflowEpochLogger(), recorder],
                     evaluate_test=True,
                 )
-                _log_seed(tracking, spec, result)
+                _log_seed(tracking, spec, result, log_models)
         else:
             result = fit_fn(spec, seed, callbacks=[recorder], evaluate_test=True)
         log.info("%s: %s", run_name, json.dumps(result.test))

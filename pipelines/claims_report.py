@@ -1,0 +1,52 @@
+"""DVC stage claims_report: reports/claims.md and claims.json, the verdicts and their numbers."""
+
+from pathlib import Path
+
+from seqbench import stage
+from seqbench.claims.config import claims_config
+from seqbench.claims.report import figures, render
+from seqbench.io import MissingInputError, atomic_path, read_json, write_json
+from seqbench.typed import load_params
+
+PARSER = stage.parser(
+    __doc__,
+    ("summaries_dir", "the claims_train summaries (<task>-<family>.json)"),
+    ("gradients_dir", "the claims_gradients results (<family>.json)"),
+    ("report_file", "output: the markdown report"),
+    ("json_file", "output: its JSON twin"),
+    ("figures_dir", "output: the figures"),
+)
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    cfg = claims_config(params)
+    summaries, gradients = {}, {}
+    for task in cfg.tasks:
+        summaries[task] = {}
+        for family in cfg.families:
+            path = Path(args.summaries_dir) / f"{task}-{family}.json"
+            if not path.is_file():
+                raise MissingInputError(f"{path}: missing; run claims_train@{task}-{family}")
+            summaries[task][family] = read_json(path)
+    for family in cfg.families:
+        path = Path(args.gradients_dir) / f"{family}.json"
+        if not path.is_file():
+            raise MissingInputError(f"{path}: missing; run claims_gradients@{family}")
+        gradients[family] = read_json(path)
+    report = Path(args.report_file)
+    with atomic_path(args.figures_dir) as tmp:
+        paths = figures(cfg, summaries, gradients, tmp)
+        final = Path(args.figures_dir)
+        links = {
+            name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
+        }
+    text, data = render(cfg, summaries, gradients, links)
+    with atomic_path(report) as tmp:
+        tmp.write_text(text)
+    write_json(args.json_file, data)
+    print(f"wrote {report}: {len(data['verdicts'])} verdicts")
+
+
+if __name__ == "__main__":
+    stage.run(main, PARSER)

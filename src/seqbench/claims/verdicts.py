@@ -1,0 +1,271 @@
+"""The seed's claims, each with a verdict computed from measured evidence (never written by hand).
+
+Evidence is per task and family: the outcome of every seed at every length (``solved``,
+``failed`` — the loss stayed near the trivial predictor's — or ``inconclusive``), from which the
+**memory span** follows: the largest ``T`` solved by a majority of seeds. It is *exact* when a
+majority clearly failed at every longer ``T`` of the grid, else only a lower bound. Gradient
+evidence is the decay rate of ‖∂L/∂h_t‖ (decades per step) at initialization and after training.
+
+A verdict is ``holds``, ``does not hold``, ``holds only when …`` (with the condition), or
+``inconclusive`` when the runs it would rest on neither solved nor clearly failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["solved", "failed", "inconclusive"]
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A family's memory span on one task: ``length`` (0: not even the shortest ``T``),
+    ``exact`` when every longer ``T`` clearly failed, ``grid_max`` the longest ``T`` tried."""
+
+    length: int
+    exact: bool
+    grid_max: int
+    grid_min: int
+
+    @property
+    def full(self) -> bool:
+        """Solved up to the longest ``T`` of the grid."""
+        return self.length >= self.grid_max
+
+    def text(self) -> str:
+        where = f"T = {self.length}" if self.length else f"none of T ≥ {self.grid_min}"
+        return where if self.exact or self.full else f"≥ {where} (longer T inconclusive)"
+
+
+def memory_span(outcomes: dict[int, list[Outcome]]) -> Span:
+    """The span from the seeds' outcomes at each length (see the module docstring)."""
+    grid = sorted(outcomes)
+
+    def majority(t: int, kind: Outcome) -> bool:
+        return sum(o == kind for o in outcomes[t]) * 2 > len(outcomes[t])
+
+    solved = [t for t in grid if majority(t, "solved")]
+    length = max(solved, default=0)
+    exact = all(majority(t, "failed") for t in grid if t > length)
+    return Span(length, exact, grid[-1], grid[0])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the verdicts read: spans by task and family, gradient decay rates by family
+    (``init``/``trained``: decades per step), and parameter counts at equal width by family."""
+
+    spans: dict[str, dict[str, Span]]
+    decay: dict[str, dict[str, float]] = field(default_factory=dict)
+    params_at_width: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    family: str
+    claim: str
+    verdict: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the seed's table about ``family``; ``needs`` the families it compares with."""
+
+    family: str
+    text: str
+    judge: Callable[[Evidence], tuple[str, str]]
+    needs: tuple[str, ...] = ()
+
+
+def _spans(ev: Evidence, family: str) -> str:
+    return "; ".join(f"{task}: {spans[family].text()}" for task, spans in ev.spans.items())
+
+
+def _per_task(
+    ev: Evidence, family: str, test: Callable[[dict[str, Span]], bool | None], label: str
+) -> tuple[str, str]:
+    """``holds`` when ``test`` holds on every task, ``holds only on …`` on some, ``does not
+    hold`` on none; ``inconclusive`` if any task's test is undecided (None)."""
+    results = {task: test(spans) for task, spans in ev.spans.items()}
+    evidence = f"{label} ({_spans(ev, family)})"
+    if any(r is None for r in results.values()):
+        return INCONCLUSIVE, evidence
+    yes = [t for t, r in results.items() if r]
+    if len(yes) == len(results):
+        return HOLDS, evidence
+    if not yes:
+        return FAILS, evidence
+    return f"holds only on {', '.join(yes)}", evidence
+
+
+def _shorter(a: Span, b: Span) -> bool | None:
+    """Is span ``a`` shorter than ``b``? None when a lower bound leaves it open."""
+    if a.length < b.length:
+        return True if a.exact else None
+    return False if b.exact or b.full or a.full else None
+
+
+def _limited(ev: Evidence, family: str) -> tuple[str, str]:
+    def test(spans: dict[str, Span]) -> bool | None:
+        span = spans[family]
+        if span.full:
+            return False
+        return True if span.exact else None
+
+    return _per_task(ev, family, test, "span below the longest T")
+
+
+def _vanishing(ev: Evidence, family: str, gated: tuple[str, ...]) -> tuple[str, str]:
+    rates = ev.decay.get("init", {})
+    if family not in rates or not all(g in rates for g in gated):
+        return INCONCLUSIVE, "no gradient measurement"
+    faster = all(rates[family] > rates[g] for g in gated)
+    numbers = ", ".join(f"{f} {rates[f]:.3g}" for f in (family, *gated))
+    verdict, spans = _limited(ev, family)
+    evidence = f"decay at init (decades/step): {numbers}; {spans}"
+    if verdict == INCONCLUSIVE:
+        return INCONCLUSIVE, evidence
+    if faster and verdict == HOLDS:
+        return HOLDS, evidence
+    if faster:
+        return (
+            "holds only for the gradient (the memory span is not limited on every task)",
+            evidence,
+        )
+    if verdict == HOLDS:
+        return "holds only for long-term dependencies (its gradient decays no faster)", evidence
+    return FAILS, evidence
+
+
+def _short_sequences(ev: Evidence, family: str) -> tuple[str, str]:
+    def test(spans: dict[str, Span]) -> bool | None:
+        return spans[family].length >= spans[family].grid_min
+
+    verdict, evidence = _per_task(ev, family, test, "solves the shortest T")
+    if verdict == HOLDS and not all(s[family].full for s in ev.spans.values()):
+        longest = min(s[family].length for s in ev.spans.values())
+        verdict = f"holds only when T ≤ {longest}" if longest else verdict
+    return verdict, evidence
+
+
+def _long_term(ev: Evidence, family: str, than: str) -> tuple[str, str]:
+    """Remembers longer than ``than`` (the plain RNN) on every task, up to the grid's end?"""
+
+    def test(spans: dict[str, Span]) -> bool | None:
+        longer = _shorter(spans[than], spans[family])
+        return longer
+
+    verdict, evidence = _per_task(ev, family, test, f"span longer than {than}'s")
+    if verdict == HOLDS and not all(s[family].full for s in ev.spans.values()):
+        longest = min(s[family].length for s in ev.spans.values())
+        verdict = f"holds only when T ≤ {longest}"
+    return verdict, evidence
+
+
+def _mitigates(ev: Evidence, family: str, than: str) -> tuple[str, str]:
+    stages = [s for s in ("init", "trained") if family in ev.decay.get(s, {})]
+    if not stages or any(than not in ev.decay[s] for s in stages):
+        return INCONCLUSIVE, "no gradient measurement"
+    slower = {s: ev.decay[s][family] < ev.decay[s][than] for s in stages}
+    evidence = "; ".join(
+        f"decay {s} (decades/step): {family} {ev.decay[s][family]:.3g}, {than} "
+        f"{ev.decay[s][than]:.3g}"
+        for s in stages
+    )
+    if all(slower.values()):
+        return HOLDS, evidence
+    if any(slower.values()):
+        when = next(s for s, v in slower.items() if v)
+        return f"holds only {'at initialization' if when == 'init' else 'after training'}", evidence
+    return FAILS, evidence
+
+
+def _retains(ev: Evidence, family: str, like: str) -> tuple[str, str]:
+    def test(spans: dict[str, Span]) -> bool | None:
+        shorter = _shorter(spans[family], spans[like])
+        return None if shorter is None else not shorter
+
+    verdict, evidence = _per_task(ev, family, test, f"span at least {like}'s")
+    params = ev.params_at_width
+    if family in params and like in params:
+        simpler = params[family] < params[like]
+        evidence += f"; parameters at equal width: {family} {params[family]}, {like} {params[like]}"
+        if not simpler and verdict != INCONCLUSIVE:
+            verdict = FAILS
+    return verdict, evidence
+
+
+def _weaker_somewhere(ev: Evidence, family: str, than: str) -> tuple[str, str]:
+    results = {t: _shorter(s[family], s[than]) for t, s in ev.spans.items()}
+    evidence = f"spans: {family} ({_spans(ev, family)}); {than} ({_spans(ev, than)})"
+    if any(r for r in results.values()):
+        return f"holds (on {', '.join(t for t, r in results.items() if r)})", evidence
+    if any(r is None for r in results.values()):
+        return INCONCLUSIVE, evidence
+    return FAILS, evidence
+
+
+def _no_recurrence(ev: Evidence, family: str) -> tuple[str, str]:
+    def test(spans: dict[str, Span]) -> bool | None:
+        return spans[family].full
+
+    verdict, evidence = _per_task(ev, family, test, "solves the longest T")
+    return verdict, evidence
+
+
+CLAIMS: list[Claim] = [
+    Claim(
+        "rnn",
+        "Suffers from the vanishing and exploding gradient problem, making it hard to learn "
+        "long-term dependencies",
+        lambda ev: _vanishing(ev, "rnn", ("lstm", "gru")),
+        needs=("lstm", "gru"),
+    ),
+    Claim("rnn", "Limited memory span", lambda ev: _limited(ev, "rnn")),
+    Claim("rnn", "Suitable for tasks with short sequences", lambda ev: _short_sequences(ev, "rnn")),
+    Claim(
+        "lstm",
+        "Can capture and remember long-term dependencies in data",
+        lambda ev: _long_term(ev, "lstm", "rnn"),
+        needs=("rnn",),
+    ),
+    Claim(
+        "lstm",
+        "Mitigates the vanishing gradient problem of RNNs",
+        lambda ev: _mitigates(ev, "lstm", "rnn"),
+        needs=("rnn",),
+    ),
+    Claim(
+        "gru",
+        "Simplified structure while retaining the ability to capture long-term dependencies",
+        lambda ev: _retains(ev, "gru", "lstm"),
+        needs=("lstm",),
+    ),
+    Claim(
+        "gru",
+        "Might not capture long-term dependencies as effectively as LSTM in some tasks",
+        lambda ev: _weaker_somewhere(ev, "gru", "lstm"),
+        needs=("lstm",),
+    ),
+    Claim(
+        "transformer",
+        "Can capture long-range dependencies without relying on recurrence",
+        lambda ev: _no_recurrence(ev, "transformer"),
+    ),
+]
+
+
+def judge(evidence: Evidence, claims: list[Claim] = CLAIMS) -> list[Verdict]:
+    """Every claim whose families were measured, with its verdict and the numbers behind it."""
+    measured = set.intersection(*(set(s) for s in evidence.spans.values()))
+    out = []
+    for claim in claims:
+        if not {claim.family, *claim.needs} <= measured:
+            continue
+        verdict, text = claim.judge(evidence)
+        out.append(Verdict(claim.family, claim.text, verdict, text))
+    return out
