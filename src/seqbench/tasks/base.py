@@ -81,7 +81,7 @@ class Task(ABC):
     def check(self, cfg: TaskConfig) -> tuple[str, str] | None:
         """``(key, what was expected)`` when ``cfg`` does not suit this task, else None."""
         if cfg.loss not in self.losses:
-            return "loss", f"{' or '.join(self.losses)} for a {self.name} task"
+            return "loss", f"{' or '.join(self.losses)} for the {self.name} task kind"
         return None
 
     # -- training: data, network, LightningModule ------------------------------------------

@@ -47,6 +47,21 @@ class SequenceModule(L.LightningModule):
         self.task = task
         self.optim = optim
 
+    def step(self, batch: tuple[torch.Tensor, ...], split: str) -> torch.Tensor:
+        """The loss of ``batch`` on ``split``, with that split's metrics updated and logged."""
+        raise NotImplementedError
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        loss = self.step(batch, "train")
+        self.check_finite(loss)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.step(batch, "test")
+
     def check_finite(self, loss: torch.Tensor) -> None:
         """Raise :class:`NonFiniteLossError` when ``loss`` is NaN or infinite."""
         if not torch.isfinite(loss):
@@ -145,17 +160,6 @@ class ClassificationModule(SequenceModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        loss = self.step(batch, "train")
-        self.check_finite(loss)
-        return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        self.step(batch, "test")
-
 
 class ForecastingModule(SequenceModule):
     """Batches ``(x (B, L, F), y (B, H, T))`` scaled; model returns ``(B, H, T)`` scaled.
@@ -222,19 +226,6 @@ class ForecastingModule(SequenceModule):
         self.errors[f"{split}_"].reset()
         self.log_dict(logged, on_step=False, on_epoch=True)
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        loss = self.step(batch, "train")
-        self.check_finite(loss)
-        return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
-
     def on_validation_epoch_end(self) -> None:
         self.report("val")
 
@@ -275,19 +266,6 @@ class CopyModule(SequenceModule):
         self.log(f"{split}/recall_acc", correct.compute() / total.compute().clamp(min=1))
         correct.reset()
         total.reset()
-
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        loss = self.step(batch, "train")
-        self.check_finite(loss)
-        return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
 
     def on_train_epoch_end(self) -> None:
         self._report("train")

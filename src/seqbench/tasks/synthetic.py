@@ -41,23 +41,16 @@ class _NotServed:
         raise BundleError(f"{bundle}: a claims-lab {self.name} task is not served")
 
 
-def _check_length(task: Task, cfg: TaskConfig) -> tuple[str, str] | None:
-    if cfg.length is None or cfg.length < 2:
-        return "length", f"the problem length T (an integer >= 2) for a {task.name} task"
-    return None
+class _OneLength:
+    """What both problems share: ``task.length`` is required and picks the data's length."""
 
-
-class AddingProblem(_NotServed, Forecasting):
-    """Inputs ``(B, T, 2)`` (values, marks), target ``(B, 1, 1)`` (the marked sum); MSE. A
-    one-step forecast of one target, so the forecasting module, predictions and the
-    Diebold-Mariano test serve unchanged."""
-
-    name = "adding"
-    losses = ("mse",)
-    unit = "time steps"
+    name: str
 
     def check(self, cfg: TaskConfig) -> tuple[str, str] | None:
-        return super().check(cfg) or _check_length(self, cfg)
+        problem = super().check(cfg)  # type: ignore[misc]
+        if problem is None and (cfg.length is None or cfg.length < 2):
+            return "length", f"the problem length T (an integer >= 2) for the {self.name} task kind"
+        return problem
 
     def datamodule(self, spec: RunConfig, seed: int) -> Any:
         from seqbench.data.synthetic import SyntheticDataModule
@@ -65,8 +58,18 @@ class AddingProblem(_NotServed, Forecasting):
         assert spec.task.length is not None
         cfg = spec.train
         return SyntheticDataModule(
-            spec.data_dir, "adding", spec.task.length, cfg.batch_size, seed, cfg.fraction
+            spec.data_dir, self.name, spec.task.length, cfg.batch_size, seed, cfg.fraction
         )
+
+
+class AddingProblem(_OneLength, _NotServed, Forecasting):
+    """Inputs ``(B, T, 2)`` (values, marks), target ``(B, 1, 1)`` (the marked sum); MSE. A
+    one-step forecast of one target, so the forecasting module, predictions and the
+    Diebold-Mariano test serve unchanged."""
+
+    name = "adding"
+    losses = ("mse",)
+    unit = "time steps"
 
     def model_spec(self, spec: RunConfig, dm: Any) -> ForecastSpec:
         from seqbench.models import ForecastSpec
@@ -82,7 +85,7 @@ class AddingProblem(_NotServed, Forecasting):
         return int(info["task"]["length"])
 
 
-class CopyMemory(_NotServed, Task):
+class CopyMemory(_OneLength, _NotServed, Task):
     """Input ids ``(B, T+20)``, targets ``(B, T+20)``: blanks, then the 10 symbols to recall.
     Saved test predictions: ``pred``/``true`` (N, 10), the recalled and the true symbols; the
     paired test is McNemar's on whole recalls (all 10 symbols right)."""
@@ -90,18 +93,6 @@ class CopyMemory(_NotServed, Task):
     name = "copy"
     losses = ("cross_entropy",)
     unit = "time steps"
-
-    def check(self, cfg: TaskConfig) -> tuple[str, str] | None:
-        return super().check(cfg) or _check_length(self, cfg)
-
-    def datamodule(self, spec: RunConfig, seed: int) -> Any:
-        from seqbench.data.synthetic import SyntheticDataModule
-
-        assert spec.task.length is not None
-        cfg = spec.train
-        return SyntheticDataModule(
-            spec.data_dir, "copy", spec.task.length, cfg.batch_size, seed, cfg.fraction
-        )
 
     def model_spec(self, spec: RunConfig, dm: Any) -> TaggingSpec:
         from seqbench.data.synthetic import COPY_VOCAB
