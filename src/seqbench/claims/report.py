@@ -10,6 +10,7 @@ from typing import Any
 
 from seqbench.claims.config import ClaimsConfig
 from seqbench.claims.verdicts import Evidence, judge, memory_span
+from seqbench.data.synthetic import SYMBOLS
 
 Summaries = dict[str, dict[str, dict[str, Any]]]  # task -> family -> run_grid summary
 
@@ -90,7 +91,12 @@ def render(
             "|---|---|---|" + "---|" * len(grid) + "---|",
         ]
         first = next(iter(by_family.values()))
-        trivial = [f"{first['lengths'][str(t)]['trivial']:.3g}" for t in grid]
+        if rule.below_trivial is not None:  # the metric is the loss itself
+            trivial = [f"{first['lengths'][str(t)]['trivial']:.3g}" for t in grid]
+        else:  # a memoryless model guesses each recalled symbol: accuracy 1/8
+            trivial = [
+                f"{1 / SYMBOLS:.3g} (loss {first['lengths'][str(t)]['trivial']:.3g})" for t in grid
+            ]
         lines.append("| *trivial predictor* | — | — | " + " | ".join(trivial) + " | — |")
         for family, summary in by_family.items():
             rows = summary["lengths"]
