@@ -23,6 +23,7 @@ PARSER = stage.parser(
 PARSER.add_argument(
     "--readme", help="README to update between its results markers (default: readme.file)"
 )
+PARSER.add_argument("--claims", help="reports/claims.md of the claims_report stage")
 
 
 def main(args) -> None:
@@ -31,8 +32,13 @@ def main(args) -> None:
         raise MissingInputError(f"{args.comparison}: missing; run the compare stage first")
     stages = pipeline_stages(params)
     timings = read_timings(Path(args.timings_dir), stages)
+    claims = None
+    if args.claims:
+        if not Path(args.claims).is_file():
+            raise MissingInputError(f"{args.claims}: missing; run the claims_report stage first")
+        claims = Path(args.claims).read_text()
     section = results_section(
-        Path(args.comparison).read_text(), timings, stages, train_tasks(params)
+        Path(args.comparison).read_text(), timings, stages, train_tasks(params), claims_md=claims
     )
     target = args.readme or params.get("readme", {}).get("file")
     if target:  # check the README before writing anything

@@ -97,6 +97,25 @@ def test_results_section_sums_timings_and_counts_missing(tmp_path):
     assert "Test CPU (2 logical CPUs, 24 GiB RAM, no GPU)" in section
 
 
+def test_the_claims_lab_is_one_group_and_its_verdicts_reach_the_readme(tmp_path):
+    params = {**PARAMS, "claims": {"tasks": ["adding", "copy"], "families": ["rnn", "lstm"]}}
+    stages = pipeline_stages(params)
+    lab = [s for s in stages if s.startswith("claims_")]
+    assert len(lab) == 4 + 4 + 2 + 1 and lab[-1] == "claims_report"
+    _write_timing(tmp_path, "claims_train@adding-rnn", 90)
+    _write_timing(tmp_path, "claims_report", 30)
+    claims = (
+        "# Claims lab\n\n| family | claim | verdict | evidence |\n|---|---|---|---|\n"
+        "| rnn | Limited memory span | **holds** | span T = 50 |\n\n## adding\n| x |\n"
+    )
+    section = results_section(
+        COMPARISON, read_timings(tmp_path, stages), stages, train_tasks(params), claims_md=claims
+    )
+    assert "| claims | 2 | 2 min 00 s |" in section  # the timed stages
+    assert "| rnn | Limited memory span | **holds** | span T = 50 |" in section
+    assert "| x |" not in section and "[reports/claims.md](reports/claims.md)" in section
+
+
 def test_comparison_body_keeps_tables_and_drops_figures():
     body = comparison_body(COMPARISON, link_prefix="reports/")
     assert body.startswith("### imdb")

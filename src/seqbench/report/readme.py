@@ -42,6 +42,8 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
         (group, f"{t}-{a}") for group, tasks in params["train"]["tasks"].items() for t in tasks
         for a in archs[group]
     ]  # fmt: skip
+    claims = params.get("claims") or {}
+    lab = [f"{t}-{f}" for t in claims.get("tasks", []) for f in claims.get("families", [])]
     return [
         *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),
         *(f"tokenize@{name}" for name in params.get("tokenize", {})),
@@ -49,6 +51,9 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
         *(f"train_{g}@{p}" for g, p in pairs),
         "compare",
         "register",
+        *(f"claims_{step}@{p}" for step in ("lr", "train") for p in lab),
+        *(f"claims_gradients@{f}" for f in (claims.get("families", []) if lab else [])),
+        *(["claims_report"] if lab else []),
     ]
 
 
@@ -125,14 +130,29 @@ def comparison_body(markdown: str, link_prefix: str) -> str:
     return "\n\n".join(out)
 
 
+def verdict_table(claims_md: str) -> str:
+    """The claims report's verdict table (its first table)."""
+    lines = claims_md.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("| family | claim |")), None)
+    if start is None:
+        raise ReadmeError("claims report has no verdict table ('| family | claim | ...')")
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
 def results_section(
     comparison_md: str,
     timings: dict[str, Timing],
     stages: Sequence[str],
     tasks: Sequence[str],
     report_link: str = "reports/comparison.md",
+    claims_md: str | None = None,
+    claims_link: str = "reports/claims.md",
 ) -> str:
-    """The markdown between the README markers (markers excluded)."""
+    """The markdown between the README markers (markers excluded); with ``claims_md`` also the
+    claims lab's verdicts."""
     total = sum(t.seconds for t in timings.values())
     when = max((t.started for t in timings.values()), default=None)
     missing = len(stages) - len(timings)
@@ -155,6 +175,19 @@ def results_section(
             comparison_body(comparison_md, link_prefix="reports/"),
             "",
             f"Figures, significance tests and all numbers: [{report_link}]({report_link}).",
+            *(
+                [
+                    "",
+                    "### Claims lab",
+                    "",
+                    verdict_table(claims_md),
+                    "",
+                    f"The runs, spans and gradient rates behind each verdict: "
+                    f"[{claims_link}]({claims_link}).",
+                ]
+                if claims_md is not None
+                else []
+            ),
         ]
     )
 
