@@ -10,7 +10,14 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = {"key": "pems", "item.task": "pems", "item.arch": "lstm"}
+EXAMPLE = {
+    "key": "pems",
+    "item": "lstm",
+    "item.task": "pems",
+    "item.arch": "lstm",
+    "item.family": "lstm",
+    "claims.gradients.task": "adding",
+}
 
 
 def dvc_yaml() -> dict:

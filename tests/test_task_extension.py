@@ -151,7 +151,7 @@ class SequenceSum(Task):
         gen = torch.Generator().manual_seed(seed)
         return torch.rand(batch_size, length, 1, generator=gen), None
 
-    def write_bundle(self, seed, out_dir, data_dir, labels):
+    def write_bundle(self, seed, out_dir, data_dir):
         return {"length": int(seed.info["dataset"]["length"])}
 
     def serving_schema(self, manifest, cfg, data_dir):
