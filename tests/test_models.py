@@ -561,3 +561,20 @@ def test_adding_a_variant_is_one_registry_entry_and_its_params_section(monkeypat
     with pytest.raises(ConfigError, match=r"models\.wide_bigru\.bidirectional: expected True"):
         params["models"]["wide_bigru"]["bidirectional"] = False
         resolve_run(params, "imdb", "wide_bigru")
+
+
+@pytest.mark.parametrize("arch", NETWORKS)
+def test_every_network_survives_pickling_and_deepcopy(arch):
+    """MLflow logs networks with pickle (and Lightning deep-copies them): a scripted function
+    held by a module would break both."""
+    import copy
+    import pickle
+
+    spec = dataclasses.replace(SERIES, input_length=6) if arch in BASELINES else TEXT
+    model = build_model(tiny(arch), spec).eval()
+    x = task_input(spec, 2, 6)
+    with torch.no_grad():
+        expected = model(x)
+        for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+            torch.testing.assert_close(clone(x), expected)
+

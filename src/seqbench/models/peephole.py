@@ -117,7 +117,7 @@ class PeepholeLSTM(nn.Module):
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
-        self.scan = scan_impl(scan)
+        self.scan = scan  # a name, not the scripted function: the module stays picklable
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.directions
             for sfx in self._suffixes(layer):
@@ -154,7 +154,7 @@ class PeepholeLSTM(nn.Module):
                 seq = layer_in if direction == 0 else reverse_padded(layer_in, lengths)
                 bias = getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
                 xw = F.linear(seq, getattr(self, f"weight_ih{sfx}"), bias)  # (B, T, 4H)
-                out, h, c = self.scan(
+                out, h, c = scan_impl(self.scan)(
                     xw.transpose(0, 1),
                     getattr(self, f"weight_hh{sfx}"),
                     getattr(self, f"peephole{sfx}"),
