@@ -577,4 +577,3 @@ def test_every_network_survives_pickling_and_deepcopy(arch):
         expected = model(x)
         for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
             torch.testing.assert_close(clone(x), expected)
-
