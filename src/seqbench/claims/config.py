@@ -7,6 +7,7 @@ chosen per family by a small study of ``lr.n_trials`` trials at one length.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -175,13 +176,24 @@ def claims_run(
 
 
 def model_spec(run: RunConfig) -> Spec:
-    """The network spec of a claims run, without reading its data (the shapes are fixed)."""
-    from seqbench.data.synthetic import COPY_VOCAB
-    from seqbench.models import ForecastSpec, TaggingSpec
+    """The network spec of a claims run, from its task kind without reading its data (the
+    synthetic problems' shapes are fixed)."""
+    return run.kind.model_spec(run, None)
 
-    if run.task.kind == "adding":
-        return ForecastSpec(input_features=2, horizon=1, targets=1, input_length=run.task.length)
-    return TaggingSpec(vocab_size=COPY_VOCAB + 1, num_classes=COPY_VOCAB, pad_id=COPY_VOCAB)
+
+def parameters_at_width(cfg: ClaimsConfig, width: int = 64) -> dict[str, int]:
+    """Each family's parameter count at one shared width on the adding problem: how heavy its
+    structure is (the GRU's three gates against the LSTM's four)."""
+    from seqbench.models import ForecastSpec
+
+    spec = ForecastSpec(input_features=2, horizon=1, targets=1)
+    counts = {}
+    for family in cfg.families:
+        raw = {**cfg.model, **ARCHITECTURES[family].fixed, "arch": family, "hidden_size": width}
+        counts[family] = count_parameters(
+            build_model(build(ModelConfig, raw, "claims.model"), spec)
+        )
+    return counts
 
 
 def sized_model(
@@ -204,6 +216,7 @@ def sized_model(
         base["max_length"] = max(int(base.get("max_length", 512)), length + 21)
     step = int(base.get("num_heads", 4)) if transformer else 1
 
+    @functools.cache  # the search and the final pick ask for the same widths
     def count(hidden: int) -> int:
         cfg = build(ModelConfig, {**base, "arch": family, "hidden_size": hidden}, "claims.model")
         return count_parameters(build_model(cfg, spec))

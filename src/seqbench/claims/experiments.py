@@ -50,14 +50,7 @@ def lr_study(
 
     from seqbench.training.fit import fit
 
-    study_length = cfg.lr.length
-    if study_length not in lengths(params, task):
-        from seqbench.typed import ConfigError
-
-        raise ConfigError(
-            f"claims.lr.length: expected one of datasets.{task}.lengths "
-            f"{lengths(params, task)}, got {study_length}"
-        )
+    study_length = cfg.lr.length  # claims_config checked it is a length of every task
     probe = claims_run(params, cfg, task, family, study_length, cfg.lr.low, data_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(

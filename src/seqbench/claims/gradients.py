@@ -10,7 +10,6 @@ decay; a vanishing gradient loses many).
 from __future__ import annotations
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -49,9 +48,3 @@ def reach(profile: np.ndarray, decades: float = 6.0) -> int:
         return 0
     below = np.flatnonzero(profile < profile[0] * 10.0**-decades)
     return int(below[0]) if len(below) else len(profile)
-
-
-def adding_batch(x: np.ndarray, y: np.ndarray, size: int) -> tuple[Tensor, Tensor]:
-    """The first ``size`` examples as tensors (the probe uses the same examples for every
-    family)."""
-    return torch.as_tensor(x[:size]), torch.as_tensor(y[:size])

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from seqbench.claims.config import ClaimsConfig
+from seqbench.claims.config import ClaimsConfig, parameters_at_width
 from seqbench.claims.verdicts import Evidence, judge, memory_span
 from seqbench.data.synthetic import SYMBOLS
 
@@ -35,7 +35,7 @@ def evidence(
         stage: {f: float(g[stage]["rate"]) for f, g in gradients.items()}
         for stage in ("init", "trained")
     }
-    return Evidence(spans=spans, decay=decay)
+    return Evidence(spans=spans, decay=decay, params_at_width=parameters_at_width(cfg))
 
 
 def _cell(row: dict[str, Any], metric: str) -> str:

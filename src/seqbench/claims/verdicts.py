@@ -141,29 +141,31 @@ def _vanishing(ev: Evidence, family: str, gated: tuple[str, ...]) -> tuple[str, 
     return FAILS, evidence
 
 
+def _up_to_span(ev: Evidence, family: str, verdict: str) -> str:
+    """A claim that holds on every task becomes ``holds only when T ≤ span`` where the family
+    stops short of the grid's longest T (its shortest span over the tasks)."""
+    longest = min(s[family].length for s in ev.spans.values())
+    if verdict == HOLDS and longest and not all(s[family].full for s in ev.spans.values()):
+        return f"holds only when T ≤ {longest}"
+    return verdict
+
+
 def _short_sequences(ev: Evidence, family: str) -> tuple[str, str]:
     def test(spans: dict[str, Span]) -> bool | None:
         return spans[family].length >= spans[family].grid_min
 
     verdict, evidence = _per_task(ev, family, test, "solves the shortest T")
-    if verdict == HOLDS and not all(s[family].full for s in ev.spans.values()):
-        longest = min(s[family].length for s in ev.spans.values())
-        verdict = f"holds only when T ≤ {longest}" if longest else verdict
-    return verdict, evidence
+    return _up_to_span(ev, family, verdict), evidence
 
 
 def _long_term(ev: Evidence, family: str, than: str) -> tuple[str, str]:
     """Remembers longer than ``than`` (the plain RNN) on every task, up to the grid's end?"""
 
     def test(spans: dict[str, Span]) -> bool | None:
-        longer = _shorter(spans[than], spans[family])
-        return longer
+        return _shorter(spans[than], spans[family])
 
     verdict, evidence = _per_task(ev, family, test, f"span longer than {than}'s")
-    if verdict == HOLDS and not all(s[family].full for s in ev.spans.values()):
-        longest = min(s[family].length for s in ev.spans.values())
-        verdict = f"holds only when T ≤ {longest}"
-    return verdict, evidence
+    return _up_to_span(ev, family, verdict), evidence
 
 
 def _mitigates(ev: Evidence, family: str, than: str) -> tuple[str, str]:
@@ -213,8 +215,7 @@ def _no_recurrence(ev: Evidence, family: str) -> tuple[str, str]:
     def test(spans: dict[str, Span]) -> bool | None:
         return spans[family].full
 
-    verdict, evidence = _per_task(ev, family, test, "solves the longest T")
-    return verdict, evidence
+    return _per_task(ev, family, test, "solves the longest T")
 
 
 CLAIMS: list[Claim] = [

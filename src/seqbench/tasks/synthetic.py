@@ -74,7 +74,8 @@ class AddingProblem(_OneLength, _NotServed, Forecasting):
     def model_spec(self, spec: RunConfig, dm: Any) -> ForecastSpec:
         from seqbench.models import ForecastSpec
 
-        return ForecastSpec(input_features=2, horizon=1, targets=1, input_length=dm.length)
+        # Fixed shapes: the spec needs the run's length only, not its data.
+        return ForecastSpec(input_features=2, horizon=1, targets=1, input_length=spec.task.length)
 
     def module(self, spec: RunConfig, model: Any, dm: Any) -> ForecastingModule:
         from seqbench.tasks.modules import ForecastingModule
