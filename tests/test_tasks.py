@@ -191,3 +191,43 @@ def test_task_config_rejects_mismatched_loss() -> None:
         TaskConfig(kind="forecasting", loss="cross_entropy")
     with pytest.raises(ConfigError, match="monitor"):
         TaskConfig(kind="classification", monitor="test/acc")
+
+
+class Lookup(nn.Module):
+    """Logits ``table[ids[:, 0]]``: each example's own fixed output, in any batch."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table = table
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.table[ids[:, 0]] + 0 * self.dummy  # (B, C)
+
+
+def test_the_epoch_loss_is_the_mean_over_examples_with_unequal_batches() -> None:
+    table = torch.tensor([[0.0, 3.0], [2.0, 0.0], [0.0, 0.1], [1.0, 0.0], [0.0, -4.0]])
+    labels = torch.tensor([1, 1, 0, 0, 1])
+    ids = torch.arange(5).unsqueeze(1).repeat(1, 3)  # (5, 3): the example's index
+    data = DataLoader(TensorDataset(ids, torch.full((5,), 3), labels), batch_size=2)  # 2, 2, 1
+    t = trainer()
+    t.test(ClassificationTask(Lookup(table), CLS, OptimConfig()), data, verbose=False)
+    expected = torch.nn.functional.cross_entropy(table, labels).item()
+    batch_means = [
+        torch.nn.functional.cross_entropy(table[i : i + 2], labels[i : i + 2]).item()
+        for i in (0, 2, 4)
+    ]
+    assert t.callback_metrics["test/loss"].item() == pytest.approx(expected, rel=1e-6)
+    assert abs(sum(batch_means) / 3 - expected) > 0.1  # an unweighted mean would be wrong
+    assert t.callback_metrics["test/acc"].item() == pytest.approx(2 / 5)
+
+
+def test_weighted_mean_keeps_a_nan_visible() -> None:
+    from seqbench.tasks.metrics import WeightedMean
+
+    mean = WeightedMean()
+    mean.update(torch.tensor(1.0), 3)
+    mean.update(torch.tensor(3.0), 1)
+    assert mean.compute().item() == pytest.approx(1.5)
+    mean.update(torch.tensor(float("nan")), 2)
+    assert math.isnan(mean.compute().item())

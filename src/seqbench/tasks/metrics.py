@@ -6,6 +6,28 @@ import torch
 from torchmetrics import Metric, MetricCollection
 
 
+class WeightedMean(Metric):
+    """The mean of per-batch values weighted by their batch sizes (a NaN value stays NaN).
+
+    States update out of place, so states reset under inference mode (a ``validate`` before
+    ``fit``) still accept the training loop's updates.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: float) -> None:
+        self.total = self.total + value.detach().float() * weight
+        self.weight = self.weight + weight
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.weight
+
+
 class ForecastErrors(Metric):
     """Accumulates errors of ``(B, H, T)`` forecasts per horizon step.
 
