@@ -1,11 +1,11 @@
-"""DVC stage claims_train@<task>-<family>: the family at every length, every seed."""
+"""DVC stage claims_train@<task>-<family>: the learning-rate study, then every length and seed."""
 
 from pathlib import Path
 
 from seqbench import stage
 from seqbench.claims.config import claims_config
-from seqbench.claims.experiments import run_grid
-from seqbench.io import read_json, write_json
+from seqbench.claims.experiments import lr_study, run_grid
+from seqbench.io import write_json
 from seqbench.typed import load_params
 from seqbench.validation.core import require_passed
 
@@ -15,7 +15,7 @@ PARSER = stage.parser(
     ("family", "an architecture of claims.families"),
     ("validation_dir", "the dataset's validation report (must say success)"),
     ("data_dir", "data/processed/<task>"),
-    ("lr_file", "the claims_lr stage's result"),
+    ("lr_file", "output: the learning-rate study's trials and best learning rate (JSON)"),
     ("out_dir", "output: per length, the seeds' models, predictions, metrics and curves"),
     ("summary_file", "output: every run's test metrics and outcome (JSON)"),
 )
@@ -24,13 +24,19 @@ PARSER = stage.parser(
 def main(args) -> None:
     require_passed(Path(args.validation_dir))
     params = load_params(args.params)
-    lr = float(read_json(args.lr_file)["best_lr"])
+    cfg = claims_config(params)
+    study = lr_study(params, cfg, args.task, args.family, args.data_dir)
+    write_json(args.lr_file, study)
+    print(
+        f"{args.task}-{args.family}: lr {study['best_lr']:.3g} ({study['monitor']} "
+        f"{study['best_value']:.4g}, {len(study['trials'])} trials at T={study['length']})"
+    )
     summary = run_grid(
         params,
-        claims_config(params),
+        cfg,
         args.task,
         args.family,
-        lr,
+        float(study["best_lr"]),
         args.data_dir,
         args.out_dir,
         stage=stage.current() or f"claims_train@{args.task}-{args.family}",

@@ -196,13 +196,36 @@ def test_an_lstm_solves_the_adding_problem_at_t10_and_the_trivial_predictor_does
     cfg = claims_config(params)
     data = prepared(params, tmp_path, "adding")
     spec = claims_run(params, cfg, "adding", "lstm", 10, 1e-2, data)
-    result = fit(spec, 0, evaluate_test=True)  # 400 optimizer steps
+    result = fit(spec, 0, evaluate_test=True)  # at most 400 optimizer steps
     base = trivial(params, "adding", 10)
     assert outcome(cfg.solved["adding"], result.test, base, cfg.failed_fraction) == "solved"
     assert result.test["test/mse"] < 0.01 * base
+    # it stopped once solved: the last epoch is the first below the goal, and the goal is met
+    goal = spec.train.stop_at.value
+    assert result.epochs < 10 and result.history[-1]["val/mse"] < goal
+    assert all(h["val/mse"] >= goal for h in result.history[:-1])
     _, y = adding_inputs(__import__("pandas").read_parquet(data / "test.parquet"))
     always_one = {"test/mse": float(((y - 1.0) ** 2).mean())}
     assert outcome(cfg.solved["adding"], always_one, base, cfg.failed_fraction) == "failed"
+
+
+def test_the_stopping_goal_is_the_solved_rule_on_validation_with_a_margin(tmp_path):
+    params = lab_params(tmp_path)
+    params["claims"]["stop_margin"] = 0.5
+    cfg = claims_config(params)
+    adding = claims_run(params, cfg, "adding", "gru", 10, 1e-3, tmp_path).train.stop_at
+    assert (adding.metric, adding.mode) == ("val/mse", "min")
+    assert adding.value == pytest.approx(0.5 * 0.01 * trivial(params, "adding", 10))
+    copy = claims_run(params, cfg, "copy", "gru", 10, 1e-3, tmp_path).train.stop_at
+    assert (copy.metric, copy.mode, copy.value) == ("val/recall_acc", "max", pytest.approx(0.995))
+    study = claims_run(params, cfg, "copy", "gru", 10, 1e-3, tmp_path, stop_when_solved=False)
+    assert study.train.stop_at is None
+    params["claims"]["stop_when_solved"] = False
+    off = claims_config(params)
+    assert claims_run(params, off, "adding", "gru", 10, 1e-3, tmp_path).train.stop_at is None
+    params["claims"]["stop_margin"] = 0
+    with pytest.raises(ConfigError, match="stop_margin"):
+        claims_config(params)
 
 
 def test_outcomes_separate_solved_failed_and_cut_short():
@@ -309,6 +332,14 @@ def test_runs_cut_short_give_no_verdict():
     verdicts = verdicts_of(hand_made(inconclusive=True))
     assert verdicts[("rnn", "Limited memory span")] == "inconclusive"
     assert verdicts[("rnn", "Suffers from the")] == "inconclusive"
+
+
+def test_short_sequences_are_judged_only_where_the_shortest_t_is_decided():
+    evidence = hand_made()
+    for outcome_at_shortest, verdict in ((X, "holds only on adding"), (Q, "inconclusive")):
+        evidence.spans["copy"]["rnn"] = memory_span({t: [outcome_at_shortest] * 3 for t in GRID})
+        assert verdicts_of(evidence)[("rnn", "Suitable for tasks")] == verdict
+    assert evidence.spans["copy"]["rnn"].text() == "none of T ≥ 25 solved (not all clearly failed)"
 
 
 # -- the whole lab on tiny sizes ---------------------------------------------------------------

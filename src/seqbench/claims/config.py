@@ -15,7 +15,7 @@ from typing import Any
 from seqbench.data.kinds import dataset_config, dataset_kind
 from seqbench.models import ARCHITECTURES, ModelConfig, build_model, count_parameters
 from seqbench.tasks import OptimConfig, TaskConfig
-from seqbench.training.run import RunConfig, TrainConfig
+from seqbench.training.run import RunConfig, StopAt, TrainConfig
 from seqbench.typed import ConfigError, build, check, section
 
 Spec = Any  # a seqbench.models spec (ForecastSpec for the adding problem, TaggingSpec for copy)
@@ -34,6 +34,14 @@ class SolvedRule:
 
     def __post_init__(self) -> None:
         check(self.metric.startswith("test/"), "metric", "a test metric", self.metric)
+
+    def goal(self, trivial_loss: float, margin: float) -> StopAt:
+        """The rule on the validation split, ``margin`` of the way to perfect (a share of the
+        loss bound, or of the gap to an accuracy of 1), so the test split passes it too."""
+        metric = "val/" + self.metric.removeprefix("test/")
+        if self.below_trivial is not None:
+            return StopAt(metric, margin * self.below_trivial * trivial_loss, "min")
+        return StopAt(metric, 1.0 - margin * (1.0 - float(self.above or 0.0)), "max")
         check(
             (self.below_trivial is None) != (self.above is None),
             "below_trivial",
@@ -71,7 +79,10 @@ class ClaimsConfig:
 
     ``failed_fraction``: a run that ends with its loss at or above this share of the trivial
     loss clearly failed; a run that neither solves nor clearly fails is ``inconclusive``, and no
-    verdict rests on it. ``model``/``optim``/``train`` are shared by every family.
+    verdict rests on it. ``stop_when_solved`` ends a grid run once its validation metric is
+    past the solved rule by ``stop_margin`` (0.5: half the allowed loss, half the allowed
+    errors); the learning-rate study always trains its whole budget.
+    ``model``/``optim``/``train`` are shared by every family.
     """
 
     tasks: list[str]
@@ -81,6 +92,8 @@ class ClaimsConfig:
     tolerance: float = 0.1
     solved: dict[str, SolvedRule] = field(default_factory=dict)
     failed_fraction: float = 0.9
+    stop_when_solved: bool = True
+    stop_margin: float = 0.5
     lr: LrStudy = field(default_factory=lambda: LrStudy(length=50))
     gradients: GradientProbe = field(default_factory=lambda: GradientProbe(task="adding"))
     task: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -100,6 +113,7 @@ class ClaimsConfig:
         )
         unknown = [f for f in self.families if f not in ARCHITECTURES]
         check(not unknown, "families", "names from the architecture registry", unknown)
+        check(0 < self.stop_margin <= 1, "stop_margin", "a number in (0, 1]", self.stop_margin)
         check(len(self.seeds) >= 1, "seeds", "at least one seed", self.seeds)
         check(self.parameters >= 100, "parameters", "an integer >= 100", self.parameters)
         check(0 < self.tolerance < 1, "tolerance", "a number in (0, 1)", self.tolerance)
@@ -149,8 +163,11 @@ def claims_run(
     length: int,
     lr: float,
     data_dir: str | Path,
+    *,
+    stop_when_solved: bool | None = None,
 ) -> RunConfig:
-    """One family at one length: the shared sections, the family sized to ``cfg.parameters``."""
+    """One family at one length: the shared sections, the family sized to ``cfg.parameters``;
+    stopping once solved when ``stop_when_solved`` (default: ``cfg.stop_when_solved``)."""
     kind = dataset_kind(params, task)
     where = f"claims.task.{task}"
     task_cfg = build(
@@ -159,6 +176,11 @@ def claims_run(
     optim = build(OptimConfig, {**cfg.optim, "lr": lr}, "claims.optim")
     train = build(TrainConfig, {"patience": 0, **cfg.train}, "claims.train")
     dataset = dataset_config(params, task)
+    if cfg.stop_when_solved if stop_when_solved is None else stop_when_solved:
+        from seqbench.data.synthetic import trivial_loss
+
+        goal = cfg.solved[task].goal(trivial_loss(dataset.problem, length), cfg.stop_margin)
+        train = replace(train, stop_at=goal)
     run = RunConfig(
         task_name=task,
         arch=family,

@@ -51,7 +51,9 @@ def lr_study(
     from seqbench.training.fit import fit
 
     study_length = cfg.lr.length  # claims_config checked it is a length of every task
-    probe = claims_run(params, cfg, task, family, study_length, cfg.lr.low, data_dir)
+    probe = claims_run(
+        params, cfg, task, family, study_length, cfg.lr.low, data_dir, stop_when_solved=False
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize" if probe.task.mode == "max" else "minimize",
@@ -62,7 +64,9 @@ def lr_study(
 
     def objective(trial: optuna.Trial) -> float:
         lr = trial.suggest_float("lr", cfg.lr.low, cfg.lr.high, log=True)
-        spec = claims_run(params, cfg, task, family, study_length, lr, data_dir)
+        spec = claims_run(
+            params, cfg, task, family, study_length, lr, data_dir, stop_when_solved=False
+        )
         value = fit(spec, 0).best_val
         return (
             value if math.isfinite(value) else (math.inf if probe.task.mode == "min" else -math.inf)

@@ -109,10 +109,14 @@ def render(
                 + f" | {span} |"
             )
         steps = first["lengths"][str(grid[0])]["steps"]
-        lines += [
-            "",
-            f"Every run: {steps} optimizer steps, seeds {', '.join(map(str, cfg.seeds))}.",
-        ]
+        seeds = ", ".join(map(str, cfg.seeds))
+        budget = f"Every run: at most {steps} optimizer steps, seeds {seeds}"
+        if cfg.stop_when_solved:
+            budget += (
+                "; a run stops after the first epoch whose validation metric passes the solved "
+                f"rule with margin {cfg.stop_margin:g}"
+            )
+        lines += ["", budget + "."]
         for ref in cfg.published.get(task, []):
             lines.append(f"- Published ({ref['source']}): {ref['text']}")
     if gradients:

@@ -36,7 +36,10 @@ class Span:
         return self.length >= self.grid_max
 
     def text(self) -> str:
-        where = f"T = {self.length}" if self.length else f"none of T ≥ {self.grid_min}"
+        if not self.length:
+            where = f"none of T ≥ {self.grid_min}"
+            return where if self.exact else f"{where} solved (not all clearly failed)"
+        where = f"T = {self.length}"
         return where if self.exact or self.full else f"≥ {where} (longer T inconclusive)"
 
 
@@ -152,7 +155,10 @@ def _up_to_span(ev: Evidence, family: str, verdict: str) -> str:
 
 def _short_sequences(ev: Evidence, family: str) -> tuple[str, str]:
     def test(spans: dict[str, Span]) -> bool | None:
-        return spans[family].length >= spans[family].grid_min
+        span = spans[family]
+        if span.length >= span.grid_min:
+            return True
+        return False if span.exact else None  # the shortest T clearly failed, or is open
 
     verdict, evidence = _per_task(ev, family, test, "solves the shortest T")
     return _up_to_span(ev, family, verdict), evidence

@@ -174,6 +174,16 @@ def fit(
                 min_delta=cfg.min_delta,
             )
         )
+    if cfg.stop_at is not None:  # a goal, not a plateau: patience never runs out
+        stoppers.append(
+            EarlyStopping(
+                cfg.stop_at.metric,
+                mode=cfg.stop_at.mode,
+                patience=cfg.max_epochs + 1,
+                stopping_threshold=cfg.stop_at.value,
+                check_on_train_epoch_end=False,
+            )
+        )
     on_gpu = cfg.accelerator in ("gpu", "cuda") or (
         cfg.accelerator == "auto" and torch.cuda.is_available()
     )

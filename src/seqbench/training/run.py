@@ -22,6 +22,19 @@ RESERVED = ("tasks", "architectures", "seeds", "defaults")
 
 
 @dataclass(frozen=True)
+class StopAt:
+    """Stop training as soon as validation ``metric`` is past ``value`` (``mode`` ``min``: below
+    it; ``max``: above it): a run that has reached its goal spends no more steps."""
+
+    metric: str
+    value: float
+    mode: Literal["min", "max"] = "min"
+
+    def __post_init__(self) -> None:
+        check(self.metric.startswith("val/"), "metric", "a validation metric", self.metric)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Trainer budget, batching and device settings of a run (``train.*`` run keys).
 
@@ -29,6 +42,8 @@ class TrainConfig:
     fixed subset of each split, the same for every seed (smoke runs, tuning). ``precision``
     mixed modes apply on GPUs; CPU runs use ``32-true`` (``bf16-mixed`` is honoured).
     ``threads: auto`` uses one thread per physical core this process may run on.
+    ``stop_at`` ends training once a validation metric reaches a goal (the claims lab's
+    "solved").
     """
 
     max_epochs: int = 10
@@ -45,6 +60,7 @@ class TrainConfig:
     threads: int | Literal["auto"] = "auto"
     deterministic: bool = True
     max_time_s: float | None = None
+    stop_at: StopAt | None = None
 
     def __post_init__(self) -> None:
         check(self.max_epochs >= 1, "max_epochs", "an integer >= 1", self.max_epochs)
