@@ -369,3 +369,11 @@ def test_the_lab_runs_every_family_and_reports_every_claim(tmp_path):
     assert len(data["verdicts"]) == len(CLAIMS)
     assert "| *trivial predictor* |" in text and "Gradient flow" in text
     assert model_spec(claims_run(params, cfg, "copy", "gru", 4, 1e-3, tmp_path)).num_classes == 10
+
+
+def test_a_solved_rule_needs_exactly_one_bound():
+    from seqbench.claims.config import SolvedRule
+
+    for bounds in ({}, {"below_trivial": 0.01, "above": 0.99}):
+        with pytest.raises(ConfigError, match="exactly one of below_trivial and above"):
+            SolvedRule("test/mse", **bounds)

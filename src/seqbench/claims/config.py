@@ -34,6 +34,12 @@ class SolvedRule:
 
     def __post_init__(self) -> None:
         check(self.metric.startswith("test/"), "metric", "a test metric", self.metric)
+        check(
+            (self.below_trivial is None) != (self.above is None),
+            "below_trivial",
+            "exactly one of below_trivial and above",
+            self.below_trivial,
+        )
 
     def goal(self, trivial_loss: float, margin: float) -> StopAt:
         """The rule on the validation split, ``margin`` of the way to perfect (a share of the
@@ -42,12 +48,6 @@ class SolvedRule:
         if self.below_trivial is not None:
             return StopAt(metric, margin * self.below_trivial * trivial_loss, "min")
         return StopAt(metric, 1.0 - margin * (1.0 - float(self.above or 0.0)), "max")
-        check(
-            (self.below_trivial is None) != (self.above is None),
-            "below_trivial",
-            "exactly one of below_trivial and above",
-            self.below_trivial,
-        )
 
 
 @dataclass(frozen=True)
