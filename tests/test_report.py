@@ -106,7 +106,7 @@ def test_report_from_fake_metrics(tmp_path: Path) -> None:
     imdb_rows = [line for line in text.splitlines() if line.startswith("| ")]
     gru = next(r for r in imdb_rows if r.startswith("| recurrent | gru |"))
     assert "85.00 ± 7.07" in gru and "75.00 ± 7.07" in gru  # acc and f1 in %
-    assert "| 2.50 ± 0.71 | 1.5 |" in gru  # s/epoch mean ± std; epochs to best = best_epoch + 1
+    assert "| 2.50 ± 0.71 | 0.5 |" in gru  # s/epoch mean ± std; best epoch counted from 0
     assert (
         "| **transformer** | 1.23k |" in text
         and "86.00 ± 0.00" in text
