@@ -151,3 +151,39 @@ def test_train_and_tune_stages_depend_on_their_own_tasks_data_only():
             assert not shared, f"{step}_{group} depends on {shared}"
     series = stage_body(all_stages["train_series"])["deps"]
     assert not [d for d in series if d.startswith("data/tokenized")]
+
+
+def test_learning_curve_plots_draw_one_line_per_seed_beside_the_monitored_metric(tmp_path):
+    """Every train stage's curves use the seed template; DVC fills it with every CSV column, so
+    the template reaches the metric early stopping watched through the ``monitor`` column."""
+    import json
+    import subprocess
+    import sys
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    train = [s for name, s in stages.items() if name.startswith("train_")]
+    assert train
+    for stage in train:
+        ((path, props),) = [next(iter(p.items())) for p in stage["plots"]]
+        assert path.startswith("plots/curves/") and props["x"] == "epoch"
+        assert props["template"] == "plots/templates/seed_curves.json"
+    template = (ROOT / "plots/templates/seed_curves.json").read_text()
+    assert "datum[datum.monitor]" in template and "'seed ' + datum.seed" in template
+
+    repo = tmp_path / "repo"
+    (repo / "plots" / "templates").mkdir(parents=True)
+    (repo / "plots/templates/seed_curves.json").write_text(template)
+    (repo / "plots/c.csv").write_text("seed,epoch,monitor,val/acc,val/loss\n0,0,val/acc,0.6,0.7\n")
+    plot = {"cache": False, "template": "plots/templates/seed_curves.json", "x": "epoch"}
+    stage = {"cmd": "true", "plots": [{"plots/c.csv": {**plot, "y": "val/loss"}}]}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"t": stage}}))
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True)
+    done = subprocess.run(
+        [*dvc, "plots", "show", "--json"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    (content,) = [p["content"] for p in json.loads(done.stdout)["data"]["plots/c.csv"]]
+    assert content["facet"]["column"]["field"] == "curve"
+    (row,) = content["data"]["values"]
+    assert row["monitor"] == "val/acc" and row["val/acc"] == "0.6" and row["seed"] == "0"

@@ -77,3 +77,35 @@ def test_the_command_runs_in_the_workspace_with_the_profile(checkout):
     assert "seeds:\n  - 0\n" in (checkout / ".smoke" / "seen.yaml").read_text()
     assert not (checkout / "seen.yaml").exists()
     assert (checkout / "params.yaml").read_text() == "train:\n  seeds: [0, 1, 2]\n"
+
+
+def test_a_profiled_run_records_its_profile_and_the_overlay_does_not_make_it_dirty(tmp_path):
+    import json
+
+    repo = tmp_path / "clean"
+    (repo / "profiles").mkdir(parents=True)
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.org")
+    git(repo, "config", "user.name", "t")
+    (repo / "params.yaml").write_text("train:\n  seeds: [0, 1, 2]\n")
+    (repo / "profiles" / "p.yaml").write_text("train: {seeds: [0]}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "init")
+    show = "import json; from seqbench.tracking import provenance_tags; print(json.dumps(provenance_tags('s')))"  # noqa: E501
+
+    def tags(*profile: str) -> dict:
+        command = [sys.executable, "-m", "seqbench.profiles", *profile, "--"] if profile else []
+        done = subprocess.run(
+            [*command, sys.executable, "-c", show], cwd=repo, capture_output=True, check=True
+        )
+        return json.loads(done.stdout.decode().splitlines()[-1])
+
+    profiled = tags("profiles/p.yaml")
+    assert profiled["seqbench.git_dirty"] == "false"  # params.yaml is the overlay, nothing else
+    assert profiled["seqbench.profile"] == "profiles/p.yaml"
+    assert len(profiled["seqbench.profile_sha256"]) == 64
+    plain = tags()
+    assert plain["seqbench.git_dirty"] == "false" and "seqbench.profile" not in plain
+    (repo / "params.yaml").write_text("train:\n  seeds: [0, 1]\n")  # a change of its own
+    assert tags("profiles/p.yaml")["seqbench.git_dirty"] == "true"
+    assert tags()["seqbench.git_dirty"] == "true"

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from seqbench.cli import app
 from seqbench.serving.config import register_config
-from seqbench.serving.promote import promote
+from seqbench.serving.promote import promote, promotion_rule
 from seqbench.serving.register import register_arch
 from seqbench.training.outputs import best_seed
 
@@ -56,8 +56,8 @@ def served(tmp_path_factory: pytest.TempPathFactory):
                 data_dir=(out.tokenized if task == "imdb" else out.processed) / task,
             )
         client = MlflowClient()
-        promote(client, "seqbench-imdb", "test/acc", "max")
-        promote(client, "seqbench-toy", "test/mae", "min")
+        promote(client, "seqbench-imdb", promotion_rule(out.params, "imdb"))
+        promote(client, "seqbench-toy", promotion_rule(out.params, "toy"))
         yield out, store, uri
 
 

@@ -232,6 +232,7 @@ def test_train_all_seeds_writes_outputs_and_tracks_runs(
     assert sum(v.numel() for v in state.values()) == metrics["parameters"]
     rows = list(csv.DictReader((out / "curves.csv").open()))
     assert {r["seed"] for r in rows} == {"0", "1"} and "val/mae" in rows[0]
+    assert {r["monitor"] for r in rows} == {series_spec.task.monitor}  # for the DVC template
 
     client = mlflow.MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("toy")

@@ -105,23 +105,25 @@ def _task_metric(raw: dict, task: str) -> tuple[str, str]:
 @app.command()
 def promote(
     task: str = typer.Option(..., help="task name (train.tasks)"),
-    force: bool = typer.Option(False, "--force", help="promote even if not better"),
+    force: bool = typer.Option(False, "--force", help="promote even if the rule refuses"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the decision, change nothing"),
-    version: str | None = typer.Option(None, help="challenger version (default: the best)"),
+    version: str | None = typer.Option(
+        None, help="challenger version (default: the best by validation)"
+    ),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
-    """Point seqbench-<task>@champion at the best version if it beats the current champion."""
+    """Point seqbench-<task>@champion at the best version by validation, unless a paired test
+    on the test split finds it significantly worse than the current champion."""
     from seqbench.serving.promote import promote as run_promote
+    from seqbench.serving.promote import promotion_rule
 
     try:
         raw, cfg, client = _registry(params, tracking_uri)
-        metric, mode = _task_metric(raw, task)
         decision = run_promote(
             client,
             cfg.model_name(task),
-            metric,
-            mode,  # type: ignore[arg-type]
+            promotion_rule(raw, task),
             alias=cfg.alias,
             version=version,
             force=force,
@@ -150,13 +152,14 @@ def champions(
     try:
         raw, cfg, client = _registry(params, tracking_uri)
         table = Table(title=f"@{cfg.alias} per task")
-        for column in ("task", "model", "version", "arch", "seed", "primary", "metrics", "since"):
+        columns = ("task", "model", "version", "arch", "seed", "primary", "metrics", "since", "run")
+        for column in columns:
             table.add_column(column)
         for task in train_tasks(raw):
             metric, _ = _task_metric(raw, task)
             found = champion_summary(client, cfg.model_name(task), cfg.alias)
             if found is None:
-                table.add_row(task, cfg.model_name(task), "—", "—", "—", "—", "none", "")
+                table.add_row(task, cfg.model_name(task), "—", "—", "—", "—", "none", "", "")
                 continue
             metrics = ", ".join(
                 f"{k}={v:.4g}" for k, v in sorted(found["metrics"].items()) if k != "test/loss"
@@ -172,6 +175,7 @@ def champions(
                 primary,
                 metrics,
                 found["since"],
+                found["run_id"] or "",
             )
     except SeqbenchError as exc:
         raise _fail(exc) from None

@@ -13,6 +13,7 @@ the copy keeps the run's outputs (reports, ``mlruns/``) for inspection until the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import signal
@@ -27,6 +28,12 @@ from seqbench.data.config import TokenizerConfig
 from seqbench.data.kinds import dataset_config, task_architectures, train_tasks
 from seqbench.report.config import compare_config
 from seqbench.serving.config import register_config
+from seqbench.tracking.provenance import (
+    ENV_BASE_DIRTY,
+    ENV_PARAMS_SHA256,
+    ENV_PROFILE,
+    ENV_PROFILE_SHA256,
+)
 from seqbench.training.run import resolve_run
 from seqbench.tuning.config import tune_config
 from seqbench.typed import ConfigError, build, deep_merge, load_params
@@ -99,10 +106,11 @@ def run_with_profile(
     merged = yaml.safe_dump(merged_params(params_path, profile), sort_keys=False).encode()
     header = f"# TEMPORARY: params.yaml merged with {profile}; restored when the run ends.\n"
     merged = header.encode() + merged
+    env = profile_env(profile, params_path, original, merged)
     params_path.write_bytes(merged)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return subprocess.call(command)
+        return subprocess.call(command, env=env)
     finally:
         signal.signal(signal.SIGTERM, previous)
         if params_path.read_bytes() == merged:
@@ -114,6 +122,30 @@ def run_with_profile(
                 f"warning: {params_path} changed during the run; original kept in {backup}",
                 file=sys.stderr,
             )
+
+
+def profile_env(
+    profile: str | Path, params_path: Path, original: bytes, merged: bytes
+) -> dict[str, str]:
+    """The command's environment: which profile was merged (recorded by the runs' provenance),
+    the merged file's digest (so the overlay alone does not mark the tree dirty) and whether
+    ``params.yaml`` differed from the committed one before the overlay."""
+    root = params_path.resolve().parent
+    name = Path(profile).resolve()
+    shown = name.relative_to(root).as_posix() if root in name.parents else name.as_posix()
+    committed = subprocess.run(
+        ["git", "-C", str(root), "show", f"HEAD:./{params_path.name}"],
+        capture_output=True,
+        check=False,
+    )
+    base_dirty = committed.returncode != 0 or committed.stdout != original
+    return {
+        **os.environ,
+        ENV_PROFILE: shown,
+        ENV_PROFILE_SHA256: hashlib.sha256(Path(profile).read_bytes()).hexdigest(),
+        ENV_PARAMS_SHA256: hashlib.sha256(merged).hexdigest(),
+        ENV_BASE_DIRTY: "true" if base_dirty else "false",
+    }
 
 
 def make_workspace(root: str | Path, target: str | Path) -> Path:

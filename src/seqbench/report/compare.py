@@ -153,13 +153,8 @@ def paired_test(
 ) -> PairedTest:
     """The task kind's paired test of A against B on the test examples both share; a
     :class:`ComparisonError` when they share too few for it."""
-    common, ia, ib = np.intersect1d(a["ids"], b["ids"], return_indices=True)
-    if len(common) == 0:
-        raise ComparisonError(f"{metric}: the two models share no test example")
-    sub_a = {k: v[ia] for k, v in a.items()}
-    sub_b = {k: v[ib] for k, v in b.items()}
     try:
-        return kind.paired_test(metric, sub_a, sub_b, exact_below)
+        return kind.paired_test_aligned(metric, a, b, exact_below)
     except ValueError as exc:  # e.g. fewer than 3 shared windows for Diebold-Mariano
         raise ComparisonError(str(exc)) from None
 

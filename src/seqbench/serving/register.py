@@ -1,9 +1,11 @@
 """Registering each architecture's final model as a version of ``seqbench-<task>`` (pyfunc).
 
 The final model of an architecture is its best-validation seed. It is logged as a pyfunc that
-carries its preprocessing (tokenizer or scaler) and registered as a version tagged with the
-architecture, its test metrics, the git commit and the data hashes. A version whose bundle
-digest already exists is not registered again; nothing is ever deleted.
+carries its preprocessing (tokenizer or scaler) into that seed's training run (found by the
+weights' sha256), and registered from there, so a version's source run is its training run.
+Its tags are the architecture, seed, commit, bundle digest and its own metrics; the selection
+rule and means over seeds are in its description. A version whose bundle digest already exists
+is not registered again; nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -25,17 +27,16 @@ from seqbench.io import file_sha256
 from seqbench.serving.config import RegisterConfig
 from seqbench.tasks.base import Column
 from seqbench.tasks.predictors import ESTIMATOR, MANIFEST, WEIGHTS
-from seqbench.training.outputs import SeedModel, best_seed
+from seqbench.training.outputs import TAG_WEIGHTS, SeedModel, best_seed, load_seeds
+from seqbench.training.seeds import log_saved_seed
 
 log = logging.getLogger(__name__)
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 BUNDLE_FORMAT = 3  # bump when the pyfunc's interface changes, so the next run registers anew
 TAG_DIGEST = "seqbench.bundle_sha256"
-TAG_WEIGHTS = "seqbench.weights_sha256"
 TAG_ARCH = "seqbench.arch"
 METRIC_TAG = "metric."  # version tags "metric.test/acc" hold the version's own test metrics
-MEAN_TAG = "mean."  # "mean.test/acc": the architecture's mean over seeds
 
 
 class RegistryError(SeqbenchError):
@@ -145,22 +146,117 @@ def ensure_registered_model(client: Any, name: str, task: str) -> None:
             client.get_registered_model(name)
 
 
-def version_tags(
-    seed: SeedModel, mean: dict[str, float], digest: str, provenance: dict[str, str]
-) -> dict[str, str]:
-    keep = ("seqbench.git_commit", "seqbench.git_dirty", "seqbench.version", "seqbench.data.")
-    tags = {k: v for k, v in provenance.items() if k.startswith(keep)}
-    tags |= {
-        "seqbench.task": seed.task,
+def version_tags(seed: SeedModel, digest: str, commit: str) -> dict[str, str]:
+    """The few tags a registry user reads: what the version is, where its code is, its own
+    validation and test numbers (``metric.<name>``; promotion ranks by them)."""
+    tags = {
         TAG_ARCH: seed.arch,
         "seqbench.seed": str(seed.seed),
-        "seqbench.best_val": f"{seed.best_val:.6g}",
+        "seqbench.git_commit": commit,
         TAG_DIGEST: digest,
-        TAG_WEIGHTS: seed.sha256(),
+        f"{METRIC_TAG}{seed.monitor}": repr(seed.best_val),
     }
     tags |= {f"{METRIC_TAG}{k}": repr(float(v)) for k, v in seed.test.items()}
-    tags |= {f"{MEAN_TAG}{k}": repr(float(v)) for k, v in mean.items() if k.startswith("test/")}
     return tags
+
+
+def version_description(
+    seed: SeedModel, seeds: list[int], mean: dict[str, float], digest: str, run: Any | None
+) -> str:
+    """Registration-time facts in words: the selection rule, the architecture's means over
+    seeds, the bundle and the training run."""
+    rule = f"{'highest' if seed.mode == 'max' else 'lowest'} {seed.monitor}"
+    means = ", ".join(f"{k} {v:.4g}" for k, v in sorted(mean.items()) if k.startswith("test/"))
+    where = (
+        f"training run {run.info.run_id} (experiment {run.info.experiment_id})"
+        if run is not None
+        else "no training run in this tracking store (trained untracked or elsewhere)"
+    )
+    return (
+        f"{seed.arch}, seed {seed.seed}: the seed with the {rule} ({seed.best_val:.4g}) of seeds "
+        f"{', '.join(map(str, seeds))}. Mean over seeds: {means or 'n/a'}. Serving bundle "
+        f"sha256 {digest[:16]}… (tokenizer or scaler included, raw inputs in). From {where}."
+    )
+
+
+def training_run(client: Any, seed: SeedModel) -> Any | None:
+    """The run that trained ``seed``: the latest finished run of its task, architecture and
+    seed whose ``seqbench.weights_sha256`` tag is the saved weights' digest (any experiment)."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return None
+    query = (
+        f"tags.`{TAG_WEIGHTS}` = '{seed.sha256()}' and tags.`{TAG_ARCH}` = '{seed.arch}' "
+        f"and tags.`seqbench.seed` = '{seed.seed}' and tags.`seqbench.stage` LIKE 'train%' "
+        "and attributes.status = 'FINISHED'"
+    )
+    runs = client.search_runs(
+        experiments, query, order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return runs[0] if runs else None
+
+
+def _test_step(client: Any, run_id: str, metrics: dict[str, float]) -> int:
+    """The step the training run logged its test metrics at (its epoch count)."""
+    for key in metrics:
+        history = client.get_metric_history(run_id, key)
+        if history:
+            return int(history[-1].step)
+    return 0
+
+
+def log_serving_model(
+    client: Any,
+    seed: SeedModel,
+    bundle: Path,
+    cfg: RegisterConfig,
+    data_dir: Path | None,
+    *,
+    run: Any | None,
+    tags: dict[str, str],
+) -> Any:
+    """Log the pyfunc ``<task>-<arch>-s<seed>`` (raw inputs in) as a model of the training
+    ``run`` (which stays as it ended), its test metrics linked to it; without a training run,
+    into a run of ``cfg.experiment``. Returns MLflow's ModelInfo."""
+    import mlflow
+
+    from seqbench import tracking
+
+    signature, example = signature_and_example(bundle, cfg, data_dir)
+    name = f"{seed.task}-{seed.arch}-s{seed.seed}"
+    kwargs = dict(
+        name=name,
+        python_model=str(MODEL_CODE),
+        artifacts={"bundle": str(bundle)},
+        signature=signature,
+        input_example=example,
+        pip_requirements=pip_requirements(),
+    )
+    if run is not None:
+        logged = mlflow.initialize_logged_model(
+            name=name,
+            source_run_id=run.info.run_id,
+            experiment_id=run.info.experiment_id,
+            tags=tags,
+        )
+        info = mlflow.pyfunc.log_model(model_id=logged.model_id, **kwargs)
+        step = _test_step(client, run.info.run_id, seed.test)
+        mlflow.log_metrics(seed.test, step=step, run_id=run.info.run_id, model_id=logged.model_id)
+        return info
+    log.warning("%s: no training run with these weights in this store; logging it alone", name)
+    inputs = [str(seed.directory)] + ([str(data_dir)] if data_dir is not None else [])
+    run_tags = {**tracking.provenance_tags("register", inputs), **tags}
+    description = (
+        "Serving models whose training run is not in this tracking store (trained untracked "
+        "or elsewhere); models trained here are logged into their training runs instead."
+    )
+    with tracking.run(
+        cfg.experiment, f"{name}-untracked", tags=run_tags, description=description
+    ) as active:
+        info = mlflow.pyfunc.log_model(**kwargs)
+        mlflow.log_metrics(seed.test, model_id=info.model_id)
+        log_saved_seed(client, active.info.run_id, seed)
+    return info
 
 
 def register_arch(
@@ -172,7 +268,11 @@ def register_arch(
     data_dir: Path | None,
     metrics_file: Path | None = None,
 ) -> Registered:
-    """Log and register the final model of ``task`` × ``arch`` unless its bundle is registered."""
+    """Log and register the final model of ``task`` × ``arch`` unless its bundle is registered.
+
+    The version is created from a model logged in the chosen seed's training run, so the
+    registry's "Source Run" is that run: its params, curves, datasets and provenance.
+    """
     import mlflow
 
     from seqbench import tracking
@@ -180,6 +280,7 @@ def register_arch(
     tracking.configure()
     client = mlflow.MlflowClient()
     name = cfg.model_name(task)
+    seeds = load_seeds(models_dir / f"{task}-{arch}")
     seed = best_seed(models_dir / f"{task}-{arch}")
     mean: dict[str, float] = {}
     if metrics_file is not None and metrics_file.is_file():
@@ -192,28 +293,17 @@ def register_arch(
         if existing is not None:
             log.info("%s: %s already registered as version %s", name, arch, existing.version)
             return Registered(task, arch, name, str(existing.version), seed.seed, digest, False)
-        inputs = [str(models_dir / f"{task}-{arch}")]
-        inputs += [str(data_dir)] if data_dir is not None and data_dir.exists() else []
-        provenance = tracking.provenance_tags("register", inputs)
-        signature, example = signature_and_example(bundle, cfg, data_dir)
-        run_tags = {**provenance, "seqbench.task": task, TAG_ARCH: arch, TAG_DIGEST: digest}
-        with tracking.run(cfg.experiment, f"{task}-{arch}", tags=run_tags):
-            mlflow.log_metrics({k: float(v) for k, v in seed.test.items()})
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(MODEL_CODE),
-                artifacts={"bundle": str(bundle)},
-                signature=signature,
-                input_example=example,
-                pip_requirements=pip_requirements(),
-            )
-        version = mlflow.register_model(
-            info.model_uri, name, tags=version_tags(seed, mean, digest, provenance)
-        )
+        run = training_run(client, seed)
+        commit = (
+            run.data.tags.get("seqbench.git_commit") if run is not None else None
+        ) or tracking.git_commit()
+        tags = version_tags(seed, digest, commit)
+        info = log_serving_model(client, seed, bundle, cfg, data_dir, run=run, tags=tags)
+        version = mlflow.register_model(info.model_uri, name, tags=tags)
         client.update_model_version(
             name,
             version.version,
-            description=f"{arch}, seed {seed.seed} (best validation {seed.best_val:.4g})",
+            description=version_description(seed, [s.seed for s in seeds], mean, digest, run),
         )
     log.info("%s: registered %s as version %s", name, arch, version.version)
     return Registered(task, arch, name, str(version.version), seed.seed, digest, True)

@@ -120,6 +120,20 @@ class Task(ABC):
     ) -> PairedTest:
         """Significance of A against B on the same test examples (arrays aligned by id)."""
 
+    def paired_test_aligned(
+        self, metric: str, a: dict[str, np.ndarray], b: dict[str, np.ndarray], exact_below: int
+    ) -> PairedTest:
+        """:meth:`paired_test` on the test examples both prediction sets share (matched by
+        ``ids``); a ValueError when they share none, or too few for the test."""
+        import numpy as np
+
+        common, ia, ib = np.intersect1d(a["ids"], b["ids"], return_indices=True)
+        if len(common) == 0:
+            raise ValueError(f"{metric}: the two models share no test example")
+        sub_a = {k: v[ia] for k, v in a.items()}
+        sub_b = {k: v[ib] for k, v in b.items()}
+        return self.paired_test(metric, sub_a, sub_b, exact_below)
+
     @abstractmethod
     def test_description(self, exact_below: int) -> str:
         """One phrase naming the paired test, for the report."""

@@ -25,6 +25,7 @@ _EXPORTS = {
     "provenance": ("dvc_md5", "git_commit", "git_dirty", "provenance_tags", "runtime_tags"),
     "artifacts": ("LengthPrefixed", "load_model", "log_dict", "log_figure", "log_model"),
     "callbacks": ("MLflowEpochLogger",),
+    "datasets": ("log_datasets", "split_files"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

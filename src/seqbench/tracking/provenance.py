@@ -22,6 +22,12 @@ DATA_TAG_PREFIX = "seqbench.data."
 DVC_LOCK = "dvc.lock"
 # Untracked files here are pipeline byproducts, not code: they do not make the tree dirty.
 UNTRACKED_BYPRODUCTS = ("mlruns/", "data/")
+PARAMS_FILE = "params.yaml"
+# Set by seqbench.profiles for the command it runs with a profile merged over params.yaml.
+ENV_PROFILE = "SEQBENCH_PROFILE"  # the profile's path
+ENV_PROFILE_SHA256 = "SEQBENCH_PROFILE_SHA256"
+ENV_PARAMS_SHA256 = "SEQBENCH_PROFILE_PARAMS_SHA256"  # the merged params.yaml it wrote
+ENV_BASE_DIRTY = "SEQBENCH_PROFILE_BASE_DIRTY"  # params.yaml differed from HEAD before merging
 
 
 def provenance_tags(
@@ -36,19 +42,44 @@ def provenance_tags(
     root = Path(root) if root is not None else Path.cwd()
     lock = dvc_lock_outs(root / DVC_LOCK)
     commit = git_commit(root)
+    ignore = [*lock, DVC_LOCK]
+    profile = active_profile(root)
+    if profile:  # params.yaml is the profile's overlay: the profile is recorded instead
+        ignore.append(PARAMS_FILE)
+    dirty = git_dirty(root, ignore=ignore)
+    if profile and profile[ENV_BASE_DIRTY] == "true" and dirty == "false":
+        dirty = "true"  # params.yaml had changes of its own before the profile was merged
     tags = {
         "seqbench.stage": stage,
         "seqbench.version": seqbench.__version__,
         "seqbench.git_commit": commit,
-        "seqbench.git_dirty": git_dirty(root, ignore=[*lock, DVC_LOCK]),
+        "seqbench.git_dirty": dirty,
         **runtime_tags(),
     }
+    if profile:
+        tags["seqbench.profile"] = profile[ENV_PROFILE]
+        tags["seqbench.profile_sha256"] = profile[ENV_PROFILE_SHA256]
     if commit != UNKNOWN:
         tags["mlflow.source.git.commit"] = commit  # shown by the MLflow UI
     for path in inputs:
-        key = _relative(Path(path), root)
+        key = relative_path(Path(path), root)
         tags[DATA_TAG_PREFIX + key] = lock.get(key) or dvc_md5(root / key)
     return tags
+
+
+def active_profile(root: Path) -> dict[str, str] | None:
+    """The profile ``seqbench.profiles`` merged over ``root/params.yaml`` for this process (its
+    environment), when the file still holds exactly that overlay; else None."""
+    env = {k: os.environ.get(k) for k in (ENV_PROFILE, ENV_PROFILE_SHA256, ENV_PARAMS_SHA256)}
+    params = root / PARAMS_FILE
+    if not all(env.values()) or not params.is_file():
+        return None
+    if hashlib.sha256(params.read_bytes()).hexdigest() != env[ENV_PARAMS_SHA256]:
+        return None
+    return {
+        **{k: str(v) for k, v in env.items()},
+        ENV_BASE_DIRTY: os.environ.get(ENV_BASE_DIRTY, "true"),
+    }
 
 
 def runtime_tags() -> dict[str, str]:
@@ -158,7 +189,7 @@ def _file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` as dvc.lock writes it; absolute if it lies outside ``root``
     (a ``..`` in a tag key is rejected by MLflow)."""
     full = os.path.normpath(root.absolute() / path)

@@ -33,6 +33,7 @@ PARAMS_PER_BATCH = 100
 TAG_HOST = "seqbench.host"
 TAG_PID = "seqbench.pid"
 TAG_END_REASON = "seqbench.end_reason"
+DESCRIPTION_TAG = "mlflow.note.content"  # what the MLflow UI shows as a description
 
 _KEY_BAD_CHARS = re.compile(r"[^/\w.\- :]")
 _configured_uri: str | None = None
@@ -123,8 +124,11 @@ def artifact_location(experiment: str, tracking_uri: str | None = None) -> str |
     return (db.parent / ARTIFACTS_DIR / slug).as_uri()
 
 
-def get_or_create_experiment(name: str) -> str:
-    """Return the id of experiment ``name``, creating (or restoring) it; safe across processes."""
+def get_or_create_experiment(name: str, description: str | None = None) -> str:
+    """Return the id of experiment ``name``, creating (or restoring) it; safe across processes.
+
+    ``description`` becomes the experiment's description (the UI's note) unless it has one.
+    """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -132,14 +136,19 @@ def get_or_create_experiment(name: str) -> str:
     client = MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
+        tags = {DESCRIPTION_TAG: description} if description else None
         try:
-            return client.create_experiment(name, artifact_location=artifact_location(name))
+            return client.create_experiment(
+                name, artifact_location=artifact_location(name), tags=tags
+            )
         except MlflowException:  # another process created it between our two calls
             experiment = client.get_experiment_by_name(name)
             if experiment is None:
                 raise
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
+    if description and not experiment.tags.get(DESCRIPTION_TAG):
+        client.set_experiment_tag(experiment.experiment_id, DESCRIPTION_TAG, description)
     return experiment.experiment_id
 
 
@@ -208,19 +217,20 @@ def run(
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
     parent_run_id: str | None = None,
+    description: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Start an MLflow run that always ends: FINISHED, FAILED on an exception, KILLED on Ctrl+C
     or SIGTERM (converted to :class:`RunTerminated` while the run is open).
 
     ``nested`` puts the run under the active run; ``parent_run_id`` under a run of another thread
     or process (tuning workers). ``params`` (nested) are logged flattened with "." keys and kept
-    whole in ``config.json``. Top-level runs first close this host's orphans (see
-    :func:`close_orphaned_runs`).
+    whole in ``config.json``; ``description`` describes a new experiment. Top-level runs first
+    close this host's orphans (see :func:`close_orphaned_runs`).
     """
     import mlflow
 
     _ensure_configured()
-    experiment_id = get_or_create_experiment(experiment)
+    experiment_id = get_or_create_experiment(experiment, description)
     if not nested and parent_run_id is None:
         close_orphaned_runs(experiment)
     own_tags = {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid()), **(tags or {})}

@@ -28,6 +28,8 @@ from seqbench.tasks import Task, get_task
 from seqbench.typed import build
 
 TIMING_DIR = "timing"  # metrics/timing/<task>-<arch>.json beside metrics/<task>-<arch>.json
+TAG_WEIGHTS = "seqbench.weights_sha256"  # MLflow tag of a training run: its saved weights
+PREDICTIONS_ARTIFACT = "test_predictions.npz"  # a training run's artifact: its test predictions
 
 
 class TrainedModelError(SeqbenchError):
@@ -75,6 +77,11 @@ class SeedModel:
     @property
     def mode(self) -> str:
         return self.info["task"]["mode"]
+
+    @property
+    def monitor(self) -> str:
+        """The validation metric the seeds were selected by (``best_val`` is its value)."""
+        return self.info["task"]["monitor"]
 
     @property
     def best_val(self) -> float:
@@ -144,14 +151,20 @@ def mean_std(per_seed: dict[str, dict[str, float]]) -> tuple[dict[str, float], d
     return mean, std
 
 
-def write_curves(path: Path, rows: list[dict[str, float]]) -> None:
-    """Per-epoch curves of every seed as one CSV (``seed, epoch, metric...``) for DVC plots."""
-    columns = ["seed", "epoch", *sorted({k for r in rows for k in r} - {"seed", "epoch"})]
+def write_curves(path: Path, rows: list[dict[str, float]], monitor: str | None = None) -> None:
+    """Per-epoch curves of every seed as one CSV (``seed, epoch, [monitor,] metric...``) for
+    DVC plots; ``monitor`` names the validation metric early stopping watched (a column that
+    repeats it, so a plot template can draw that metric beside the loss)."""
+    keys = ("seed", "epoch", "monitor")
+    names = sorted({k for r in rows for k in r} - set(keys))
+    columns = ["seed", "epoch", *(["monitor"] if monitor else []), *names]
     with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (int(v) if k in ("seed", "epoch") else v) for k, v in row.items()})
+            out: dict[str, Any] = {k: int(row[k]) for k in ("seed", "epoch") if k in row}
+            out |= {"monitor": monitor} if monitor else {}
+            writer.writerow(out | {k: v for k, v in row.items() if k not in keys})
 
 
 def write_seed_outputs(
@@ -205,7 +218,7 @@ def write_seed_outputs(
         mean, std = mean_std(timing)
         write_json(timing_path, {"mean": mean, "std": std, "seeds": timing})
     rows = [{"seed": float(e["seed"]), **row} for e in seeds for row in e["history"]]
-    write_curves(Path(curves_path), rows)
+    write_curves(Path(curves_path), rows, (config.get("task") or {}).get("monitor"))
     return summary
 
 

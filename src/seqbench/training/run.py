@@ -106,6 +106,15 @@ class RunConfig:
         return f"{self.task_name}-{self.arch}"
 
     @property
+    def input_dir(self) -> Path:
+        """The folder whose split files the run reads: the prepared splits (raw reviews) for a
+        bag-of-n-grams baseline, else ``data_dir``."""
+        entry = ARCHITECTURES.get(self.model.arch)
+        if entry is not None and entry.estimator is not None and self.processed_dir is not None:
+            return self.processed_dir
+        return self.data_dir
+
+    @property
     def kind(self) -> Task:
         """The task kind this run trains (``task.kind``)."""
         return get_task(self.task.kind)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +15,14 @@ from typing import Any
 import torch
 
 from seqbench.training.fit import FitResult, fit
-from seqbench.training.outputs import timing_file, write_seed_outputs
+from seqbench.training.outputs import (
+    PREDICTIONS_ARTIFACT,
+    TAG_WEIGHTS,
+    SeedModel,
+    load_seeds,
+    timing_file,
+    write_seed_outputs,
+)
 from seqbench.training.run import RunConfig
 
 log = logging.getLogger(__name__)
@@ -59,13 +68,31 @@ def curve_figure(history: list[dict[str, float]], title: str) -> Any:
     return fig
 
 
-def _log_seed(tracking: Any, spec: RunConfig, result: FitResult, log_model: bool = True) -> None:
-    """Test metrics, run tags, the model and the learning-curve plot of one seed, into MLflow."""
+def _log_seed(
+    tracking: Any, spec: RunConfig, result: FitResult, run_name: str, log_model: bool = True
+) -> None:
+    """The model (``<run name>-network``), test metrics linked to it, run tags and the
+    learning-curve plot of one seed, into MLflow."""
     import mlflow
     import mlflow.sklearn
     from mlflow.entities import Metric
 
-    mlflow.log_metrics(result.test or {}, step=result.epochs)
+    tags: dict[str, Any] = {}
+    model_id = None
+    if log_model and isinstance(result.model, torch.nn.Module):
+        uri = tracking.log_model(result.model, result.input_example, name=f"{run_name}-network")
+        tags["seqbench.model_uri"] = uri
+        model_id = uri.removeprefix("models:/")
+    elif log_model:  # a scikit-learn text baseline: its validation per C, and the fitted pipeline
+        for row in result.history:
+            values = {k: v for k, v in row.items() if k != "epoch" and math.isfinite(v)}
+            mlflow.log_metrics(values, step=int(row["epoch"]))
+        info = mlflow.sklearn.log_model(
+            result.model, name=f"{run_name}-estimator", serialization_format="cloudpickle"
+        )
+        tags["seqbench.model_uri"] = info.model_uri
+        model_id = info.model_id
+    mlflow.log_metrics(result.test or {}, step=result.epochs, model_id=model_id)
     now = int(time.time() * 1000)
     by_step = [
         Metric(f"test/{name}_by_step", value, now, h)
@@ -75,7 +102,7 @@ def _log_seed(tracking: Any, spec: RunConfig, result: FitResult, log_model: bool
     ]
     if by_step:
         mlflow.MlflowClient().log_batch(mlflow.active_run().info.run_id, metrics=by_step)
-    tags = {
+    tags |= {
         "seqbench.parameters": result.parameters,
         "seqbench.device": result.device,
         "seqbench.train_seconds": f"{result.train_seconds:.2f}",
@@ -86,16 +113,6 @@ def _log_seed(tracking: Any, spec: RunConfig, result: FitResult, log_model: bool
     }
     if result.padding_fraction is not None:
         tags["seqbench.padding_fraction"] = f"{result.padding_fraction:.4f}"
-    if log_model and isinstance(result.model, torch.nn.Module):
-        tags["seqbench.model_uri"] = tracking.log_model(result.model, result.input_example)
-    elif log_model:  # a scikit-learn text baseline: its validation per C, and the fitted pipeline
-        for row in result.history:
-            values = {k: v for k, v in row.items() if k != "epoch" and math.isfinite(v)}
-            mlflow.log_metrics(values, step=int(row["epoch"]))
-        info = mlflow.sklearn.log_model(
-            result.model, name="model", serialization_format="cloudpickle"
-        )
-        tags["seqbench.model_uri"] = info.model_uri
     mlflow.set_tags({k: str(v) for k, v in tags.items()})
     fig = curve_figure(result.history, f"{spec.name} seed {result.seed}")
     mlflow.log_figure(fig, "learning_curve.png")
@@ -118,6 +135,7 @@ def train_all_seeds(
     experiment: str | None = None,
     name: str | None = None,
     log_models: bool = True,
+    description: str | None = None,
 ) -> dict[str, Any]:
     """Train every seed of ``spec``, test each best-validation model once, write the outputs.
 
@@ -126,7 +144,10 @@ def train_all_seeds(
     paired tests), ``metrics_path`` (per seed, mean and std) and ``curves_path`` (per-epoch CSV).
     With ``track`` each seed is one MLflow run ``<name>-s<seed>`` (``name`` defaults to
     ``<task>-<arch>``) in ``experiment`` (default: the task's name), with the network logged
-    unless ``log_models`` is false (the claims lab's many small runs).
+    unless ``log_models`` is false (the claims lab's many small runs), the split files it read
+    as MLflow datasets, and the saved weights' sha256 as ``seqbench.weights_sha256``: the
+    register stage finds the training run of a model by it. ``description`` describes a new
+    experiment.
     """
     fit_fn = fit_fn or fit
     tracking = None
@@ -139,6 +160,12 @@ def train_all_seeds(
     # Code and data do not change between seeds: read git and dvc.lock once.
     provenance = tracking.provenance_tags(stage, list(inputs)) if tracking is not None else {}
     outputs: list[dict[str, Any]] = []
+    run_ids: dict[int, str] = {}
+    where = experiment or spec.task_name
+    description = description or (
+        f"Training runs of task {spec.task_name}: one run per architecture and seed, named "
+        f"<task>-<arch>-s<seed>. Registered versions of its models link back to these runs."
+    )
     for seed in spec.seeds:
         run_name = f"{name}-s{seed}"
         recorder = spec.kind.recorder()  # per-example test predictions (paired tests)
@@ -149,15 +176,19 @@ def train_all_seeds(
                 "seqbench.arch": spec.arch,
                 "seqbench.seed": str(seed),
             }
-            where = experiment or spec.task_name
-            with tracking.run(where, run_name, params=spec.config(), tags=tags):
+            with tracking.run(
+                where, run_name, params=spec.config(), tags=tags, description=description
+            ) as active:
+                run_ids[seed] = active.info.run_id
+                if spec.input_dir.is_dir():
+                    tracking.log_datasets(spec.task_name, spec.input_dir)
                 result = fit_fn(
                     spec,
                     seed,
                     callbacks=[tracking.MLflowEpochLogger(), recorder],
                     evaluate_test=True,
                 )
-                _log_seed(tracking, spec, result, log_models)
+                _log_seed(tracking, spec, result, run_name, log_models)
         else:
             result = fit_fn(spec, seed, callbacks=[recorder], evaluate_test=True)
         log.info("%s: %s", run_name, json.dumps(result.test))
@@ -179,7 +210,7 @@ def train_all_seeds(
                 },
             }
         )
-    return write_seed_outputs(
+    summary = write_seed_outputs(
         models_dir,
         metrics_path,
         curves_path,
@@ -187,3 +218,21 @@ def train_all_seeds(
         outputs,
         timing_path=timing_path or timing_file(metrics_path),
     )
+    if run_ids:
+        import mlflow
+
+        for saved in load_seeds(models_dir):
+            if saved.seed in run_ids:
+                log_saved_seed(mlflow.MlflowClient(), run_ids[saved.seed], saved)
+    return summary
+
+
+def log_saved_seed(client: Any, run_id: str, saved: SeedModel) -> None:
+    """What exists only once the seed's files are written: the weights' digest (the registry
+    finds the training run by it) and the test predictions (the promotion's paired test)."""
+    client.set_tag(run_id, TAG_WEIGHTS, saved.sha256())
+    if saved.predictions.is_file():
+        with tempfile.TemporaryDirectory(prefix="seqbench-predictions-") as tmp:
+            copy = Path(tmp) / PREDICTIONS_ARTIFACT
+            shutil.copyfile(saved.predictions, copy)
+            client.log_artifact(run_id, str(copy))

@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 PARENT_ATTR = "seqbench.mlflow_parent_run"  # study user attr: the parent run, reused on resume
 
 
+DESCRIPTION = (
+    "Optuna studies on the validation split: one parent run per task and architecture "
+    "(<task>-<arch>-study) with the best params and Optuna's plots, and a nested run per trial "
+    "(<task>-<arch>-trial-<n>)."
+)
+
+
 def _experiment_id(name: str) -> str:
     import mlflow
 
@@ -30,7 +37,7 @@ def _experiment_id(name: str) -> str:
     except ImportError:
         found = mlflow.get_experiment_by_name(name)
         return found.experiment_id if found else mlflow.create_experiment(name)
-    return get_or_create_experiment(name)
+    return get_or_create_experiment(name, DESCRIPTION)
 
 
 def _configure(uri: str | None) -> str:
@@ -82,7 +89,7 @@ class StudyTracker:
                     return cls(uri, experiment, run_id)
         run = client.create_run(
             exp_id,
-            run_name=study.study_name,
+            run_name=f"{study.study_name}-study",  # not the training runs' <task>-<arch>-s<k>
             tags={**tags, **_owner(), "optuna.study": study.study_name},
         )
         for key, value in params.items():
