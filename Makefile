@@ -9,7 +9,7 @@ MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
 PROFILE ?=
 
-.PHONY: setup run smoke test test-fast test-slow lint format lock ui clean-venv
+.PHONY: setup run smoke test test-fast test-slow lint format lock ui views clean-venv
 
 setup: $(STAMP)
 
@@ -62,6 +62,11 @@ lock: setup
 
 ui: setup
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
+
+# Offline HTML views (DVC plots, Data Docs) with their JS/CSS from pinned npm packages, no CDN.
+views: setup
+	npm ci --prefix views --no-audit --no-fund --ignore-scripts --silent
+	$(BIN)/seqbench views --out reports/views
 
 clean-venv:
 	rm -rf $(VENV)

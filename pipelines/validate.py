@@ -22,7 +22,12 @@ def main(args) -> None:
     if hasattr(module, "add_facts"):  # columns computed for rules GX has no expectation for
         frames = module.add_facts(cfg, frames)
     summary = validate_frames(
-        args.dataset, frames, module.suite(cfg), args.report_dir, source_dir=args.processed_dir
+        args.dataset,
+        frames,
+        module.suite(cfg),
+        args.report_dir,
+        source_dir=args.processed_dir,
+        run_name=stage.run_label(f"validate@{args.dataset}"),
     )
     print(f"validated {args.processed_dir}: {len(summary['checks'])} checks passed")
 

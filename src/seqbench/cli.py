@@ -233,3 +233,20 @@ def predict(
             typer.echo(f"{row.label}\t{row.probability:.4f}\t{short}")
     else:
         typer.echo(result.to_string(index=False))
+
+
+@app.command()
+def views(
+    out: Path = typer.Option(Path("reports/views"), help="output folder (replaced)"),
+    node_modules: Path = typer.Option(
+        Path("views/node_modules"), help="the vendored npm packages (npm ci --prefix views)"
+    ),
+) -> None:
+    """Write the DVC plots page and every dataset's Data Docs as offline HTML (no CDN)."""
+    from seqbench.views import build_views
+
+    try:
+        index = build_views(Path("."), out, node_modules=node_modules)
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"offline views: {index}")

@@ -56,6 +56,21 @@ def current() -> str | None:
     return os.environ.get("DVC_STAGE") or None
 
 
+def run_label(default: str) -> str:
+    """``<stage> @ <commit>``: this run's name where a tool asks for one (the Data Docs'
+    validation runs); ``default`` stands in for the stage outside ``dvc repro``."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=30
+        )
+        commit = done.stdout.strip() if done.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{current() or default} @ {commit or 'no commit'}"
+
+
 def record_timing(name: str, started: float, seconds: float, directory: Path = TIMINGS_DIR) -> None:
     """Write ``directory/<name>.json``: how long stage ``name`` ran, when, and on what machine."""
     from seqbench.io import write_json

@@ -45,6 +45,7 @@ def validate_frames(
     report_dir: Path,
     *,
     source_dir: Path | None = None,
+    run_name: str | None = None,
 ) -> dict:
     """Validate ``frames`` against ``checks``, write the report, and return its summary.
 
@@ -53,6 +54,7 @@ def validate_frames(
     be inspected in the browser. With ``source_dir`` (the folder ``frames`` were read from) the
     summary records each file's sha256, and :func:`require_passed` accepts the report only
     while those files are unchanged: a later failed or partial prepare leaves no passing gate.
+    ``run_name`` names the validation runs in the Data Docs (the stage and commit).
     """
     report_dir = Path(report_dir)
     unknown = sorted({c.split for c in checks if c.split is not None} - set(frames))
@@ -63,7 +65,7 @@ def validate_frames(
         )
     with atomic_path(report_dir) as staged:
         staged.mkdir(parents=True)
-        rows = _run_gx(suite_name, frames, checks, staged / DOCS_DIR)
+        rows = _run_gx(suite_name, frames, checks, staged / DOCS_DIR, run_name)
         summary = {
             "suite": suite_name,
             "success": all(r["success"] for r in rows),
@@ -158,10 +160,15 @@ def _context(docs_dir: Path) -> Any:
 
 
 def _run_gx(
-    suite_name: str, frames: dict[str, pd.DataFrame], checks: list[Check], docs_dir: Path
+    suite_name: str,
+    frames: dict[str, pd.DataFrame],
+    checks: list[Check],
+    docs_dir: Path,
+    run_name: str | None = None,
 ) -> list[dict]:
     """Validate each split (and the concatenation) as one GX batch; return one row per check."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context(docs_dir)
     source = context.data_sources.add_pandas(suite_name)
@@ -181,7 +188,11 @@ def _run_gx(
             gx.ValidationDefinition(name=f"{suite_name}.{target}", data=batch, suite=suite)
         )
         frame = _concat(frames) if target == ALL_SPLITS else frames[target]
-        outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        outcome = definition.run(
+            batch_parameters={"dataframe": frame},
+            result_format="SUMMARY",
+            run_id=RunIdentifier(run_name=run_name or f"validate@{suite_name}"),
+        )
         for result in outcome.results:
             for i in by_id.get(str(result.expectation_config.id), []):
                 results[i] = _row(checks[i], result)
