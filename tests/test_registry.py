@@ -221,6 +221,10 @@ def test_the_challenger_is_chosen_on_validation_and_guarded_on_test(client) -> N
     assert history[2]["selection"] == "val/acc" and history[2]["selection_value"] == 0.91
     assert history[2]["test"]["p_value"] < 0.05 and history[2]["at"]  # 166 right against 120
     assert json.loads(client.get_registered_model(name).tags[HISTORY_TAG]) == history
+    described = client.get_registered_model(name).description.splitlines()
+    assert described[-4] == "Champion history (@champion, newest first):"
+    assert "version 5 (bigru): replaced version 3; better val/acc" in described[-3]
+    assert "version 3 (rnn) [forced]: replaced version 2" in described[-2]
     assert len(client.search_model_versions(f"name = '{name}'")) == 5  # nothing deleted
 
 

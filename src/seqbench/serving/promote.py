@@ -300,7 +300,25 @@ def promote(
     )
     client.set_registered_model_alias(name, alias, challenger.version)
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-history_limit:]))
+    described = client.get_registered_model(name).description or ""
+    base = described.split(HISTORY_HEADING)[0].rstrip()
+    client.update_registered_model(name, description=f"{base}\n\n{history_text(history, alias)}")
     return decision
+
+
+HISTORY_HEADING = "Champion history"
+
+
+def history_text(history: list[dict[str, Any]], alias: str, last: int = 10) -> str:
+    """The latest moves in words, newest first (the registered model's description; the
+    ``champion_history`` tag keeps every field as JSON)."""
+    lines = [f"{HISTORY_HEADING} (@{alias}, newest first):"]
+    for h in reversed(history[-last:]):
+        was = f"replaced version {h['previous']}" if h.get("previous") else "first champion"
+        forced = " [forced]" if h.get("forced") else ""
+        lines.append(f"- {h['at']} version {h['version']} ({h['arch']}){forced}: {was}; "
+                     f"{h.get('reason', '')} (by {h.get('by', '?')})")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _finite(value: float) -> float | None:
