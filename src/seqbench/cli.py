@@ -93,15 +93,6 @@ def _registry(params: Path, tracking_uri: str | None) -> tuple[dict, Any, Any]:
     return raw, cfg, MlflowClient()
 
 
-def _task_metric(raw: dict, task: str) -> tuple[str, str]:
-    """The task's primary test metric and its direction (``train.<task>.task``)."""
-    from seqbench.data.kinds import task_architectures
-    from seqbench.training.run import resolve_run
-
-    spec = resolve_run(raw, task, task_architectures(raw, task)[0])
-    return spec.task.primary, spec.task.mode
-
-
 @app.command()
 def promote(
     task: str = typer.Option(..., help="task name (train.tasks)"),
@@ -147,7 +138,7 @@ def champions(
     from rich.table import Table
 
     from seqbench.data.kinds import train_tasks
-    from seqbench.serving.promote import champion_summary
+    from seqbench.serving.promote import champion_summary, promotion_rule
 
     try:
         raw, cfg, client = _registry(params, tracking_uri)
@@ -156,7 +147,7 @@ def champions(
         for column in columns:
             table.add_column(column)
         for task in train_tasks(raw):
-            metric, _ = _task_metric(raw, task)
+            metric = promotion_rule(raw, task).metric
             found = champion_summary(client, cfg.model_name(task), cfg.alias)
             if found is None:
                 table.add_row(task, cfg.model_name(task), "—", "—", "—", "—", "none", "", "")

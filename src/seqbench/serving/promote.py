@@ -120,12 +120,6 @@ def _number(raw: str | None) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def version_metric(mv: Any, metric: str) -> float | None:
-    """The version's ``metric.<metric>`` tag as a finite number, else None."""
-    value = _number(mv.tags.get(f"{METRIC_TAG}{metric}"))
-    return None if math.isnan(value) else value
-
-
 def as_candidate(mv: Any, rule: Rule) -> Candidate:
     value = _number(mv.tags.get(f"{METRIC_TAG}{rule.selection}"))
     if math.isnan(value):  # versions registered before the selection metric was a tag
