@@ -27,7 +27,8 @@ SERIES = ForecastSpec(input_features=4, horizon=3, targets=2, target_indices=(0,
 RECURRENT = [n for n, a in ARCHITECTURES.items() if a.family == "recurrent"]
 TRANSFORMERS = [n for n, a in ARCHITECTURES.items() if a.family == "transformer"]
 BASELINES = [n for n, a in ARCHITECTURES.items() if a.forecaster is not None]
-NETWORKS = [n for n, a in ARCHITECTURES.items() if a.estimator is None]  # not scikit-learn
+# Built from scratch (the pretrained rows load an encoder: tests/test_pretrained.py, tiny BERT).
+NETWORKS = [n for n, a in ARCHITECTURES.items() if a.estimator is None and a.pretrained is None]
 TEXT_ONLY = [n for n, a in ARCHITECTURES.items() if a.text_to_text]  # they write the label
 
 
@@ -516,7 +517,7 @@ def repo_params() -> dict:
 
 def served_tasks(entry) -> list[str]:
     """The real tasks an entry runs on: text-only rows on IMDB, window forecasters on series."""
-    if entry.estimator is not None or entry.text_to_text:
+    if entry.estimator is not None or entry.text_to_text or entry.pretrained is not None:
         return ["imdb"]
     if entry.forecaster is not None:
         return ["pems", "etth1"]

@@ -103,7 +103,7 @@ class ModelConfig:
             f"false for {self.arch} (only recurrent models run both directions)",
             self.bidirectional,
         )
-        if spec.family in ("recurrent", "baseline"):
+        if spec.family in ("recurrent", "baseline", "pretrained"):
             check(
                 self.embedding_size is None or self.embedding_size >= 1,
                 "embedding_size",
@@ -166,12 +166,15 @@ class ModelConfig:
 @dataclass(frozen=True)
 class ClassificationSpec:
     """Text classification: token ids in, ``num_classes`` logits out. ``label_tokens`` are the
-    class names as token ids of the vocabulary (what a text-to-text model writes)."""
+    class names as token ids of the vocabulary (what a text-to-text model writes); ``encoder``
+    names the pre-trained encoder whose tokenizer wrote the ids (a hub name, a folder or
+    ``models.pretrained.PACKAGED``), which the ``pretrained`` architectures load."""
 
     vocab_size: int
     num_classes: int
     pad_id: int = 0
     label_tokens: tuple[tuple[int, ...], ...] = ()
+    encoder: str | None = None
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 2, "vocab_size", "an integer >= 2", self.vocab_size)

@@ -10,6 +10,7 @@ from seqbench.models.base import Encoder
 from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig, TaggingSpec
 from seqbench.models.heads import PooledHead, QueryHead, StepHead
 from seqbench.models.linear import RevIN
+from seqbench.models.pretrained import PretrainedClassifier, load_encoder
 from seqbench.models.registry import ARCHITECTURES, Architecture
 from seqbench.models.text2text import TextToText
 from seqbench.models.transformer import TransformerEncDec
@@ -120,6 +121,18 @@ def build_model(cfg: ModelConfig, spec: Spec) -> nn.Module:
 
 
 def _build(arch: Architecture, cfg: ModelConfig, spec: Spec) -> nn.Module:
+    if arch.pretrained is not None:
+        check(
+            isinstance(spec, ClassificationSpec) and spec.encoder is not None,
+            "arch",
+            "a text classification task tokenized for a pre-trained encoder",
+            cfg.arch,
+        )
+        assert isinstance(spec, ClassificationSpec) and spec.encoder is not None
+        encoder = load_encoder(spec.encoder)
+        return PretrainedClassifier(
+            encoder, arch.pretrained, spec.num_classes, cfg.hidden_size, cfg.dropout
+        )
     if arch.forecaster is not None:
         check(
             isinstance(spec, ForecastSpec) and spec.input_length is not None,

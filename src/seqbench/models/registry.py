@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from seqbench.models.base import Encoder
 from seqbench.models.bow import BagOfNgrams, NbsvmBaseline, TfidfLogistic
 from seqbench.models.linear import DLinear, Naive, NLinear, WindowForecaster
+from seqbench.models.pretrained import Mode
 from seqbench.models.recurrent import RecurrentEncoder
 from seqbench.models.transformer import TransformerEncDec, TransformerEncoder
 
@@ -31,10 +32,12 @@ class Architecture:
     ``poolings`` lists the pooling modes it supports, the first its default. ``fixed`` are
     ``model.*`` values the entry always has; ``min_layers`` the smallest ``num_layers`` it takes.
     ``text_to_text`` entries write the class label as tokens (``models/text2text.py``).
+    ``pretrained`` entries wrap a pre-trained Hugging Face encoder in that mode
+    (``models/pretrained.py``); the encoder itself is named by the task's ``ClassificationSpec``.
     """
 
     encoder: type[Encoder] | None
-    family: Literal["recurrent", "transformer", "baseline"]
+    family: Literal["recurrent", "transformer", "baseline", "pretrained"]
     poolings: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +46,7 @@ class Architecture:
     forecaster: type[WindowForecaster] | None = None
     estimator: BagOfNgrams | None = None  # a scikit-learn text baseline (no network)
     text_to_text: bool = False
+    pretrained: Mode | None = None
 
     def build(self, cfg: ModelConfig, input_size: int) -> Encoder:
         assert self.encoder is not None, "a forecaster entry has no encoder"
@@ -92,4 +96,9 @@ ARCHITECTURES: dict[str, Architecture] = {
     # Text baselines (scikit-learn): NBSVM (Wang & Manning 2012), TF-IDF + logistic regression.
     "nbsvm": Architecture(None, "baseline", (), estimator=NbsvmBaseline()),
     "tfidf_lr": Architecture(None, "baseline", (), estimator=TfidfLogistic()),
+    # Pre-trained encoders (MiniLM-L6 by default): fine-tuned, a probe on frozen states, and the
+    # RoBERTa-LSTM hybrid of Tan et al. 2022 (an LSTM over the token states).
+    "minilm": Architecture(None, "pretrained", (), pretrained="finetune"),
+    "minilm_frozen": Architecture(None, "pretrained", (), pretrained="frozen", base="minilm"),
+    "minilm_lstm": Architecture(None, "pretrained", (), pretrained="lstm", base="minilm"),
 }

@@ -79,7 +79,7 @@ class Variant:
     seconds_ratio: float | None
 
 
-FAMILIES = ("baseline", "recurrent", "transformer")  # the order rows are grouped in
+FAMILIES = ("baseline", "recurrent", "transformer", "pretrained")  # the order rows are grouped in
 
 
 def family(arch: str) -> str:
