@@ -4,6 +4,7 @@ package weights): training step, the hybrid's shapes, padding masks, weights' pr
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -125,7 +126,26 @@ def test_weights_sha256_is_the_weight_file_digest(tiny_bert, tmp_path):
 
     data = (Path(tiny_bert) / "model.safetensors").read_bytes()
     assert weights_sha256(tiny_bert) == hashlib.sha256(data).hexdigest()
-    assert weights_sha256("some-org/a-hub-name") is None  # not local: the hub cache holds it
+    assert weights_sha256("some-org/a-hub-name") is None  # a hub name, not in the cache
+
+
+def test_weights_sha256_of_a_hub_name_reads_the_hub_cache(tiny_bert, tmp_path, monkeypatch):
+    import shutil
+
+    from seqbench.models.pretrained import WEIGHT_FILES
+
+    name = next(n for n in WEIGHT_FILES if (Path(tiny_bert) / n).is_file())
+    snapshot = tmp_path / "hub" / "models--some-org--tiny" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    shutil.copy(Path(tiny_bert) / name, snapshot / name)
+    (tmp_path / "hub" / "models--some-org--tiny" / "refs").mkdir()
+    (tmp_path / "hub" / "models--some-org--tiny" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    data = (Path(tiny_bert) / name).read_bytes()
+    assert weights_sha256("some-org/tiny") == hashlib.sha256(data).hexdigest()
 
 
 def test_unloadable_encoder_is_one_line_error(tmp_path):

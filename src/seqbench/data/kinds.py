@@ -4,10 +4,12 @@ A row says how a ``datasets.<name>`` section of that kind is typed (its config c
 function prepares its splits, which expectation suite gates them, which task kind
 (:data:`seqbench.tasks.TASKS`) trains on it, and which folder the train/tune stages read:
 ``tokenized`` (``data/tokenized/<name>``, written by the tokenize stage) or ``processed``
-(``data/processed/<name>``). ``dvc.yaml`` runs the two groups as separate matrices
+(``data/processed/<name>``). ``dvc.yaml`` runs each group as its own matrices
 (``train.tasks.<group>`` × ``train.architectures.<group>``), so re-tokenizing a text dataset never
-re-runs the series stages, and each group trains the architectures that suit it. Adding a kind =
-its config class, a prepare function, a suite, one row here.
+re-runs the series stages, and each group trains the architectures that suit it. The
+``pretrained`` group trains text tasks again on ``data/tokenized/<name>-pretrained``, the ids of a
+pre-trained encoder's own tokenizer (the tokenize_pretrained stage). Adding a kind = its config
+class, a prepare function, a suite, one row here.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from seqbench.data.config import CsvSeriesConfig, SyntheticConfig, TextArchiveConfig
 from seqbench.typed import ConfigError, build, section
 
-Group = Literal["text", "series", "claims"]
-GROUPS: tuple[Group, ...] = ("text", "series")  # the train/tune matrices; claims has its own
+Group = Literal["text", "series", "pretrained", "claims"]
+# The train/tune matrices of dvc.yaml; the claims lab has its own stages.
+GROUPS: tuple[Group, ...] = ("text", "series", "pretrained")
+# The group that reads a text task tokenized for a pre-trained encoder, and that folder's suffix.
+PRETRAINED: Group = "pretrained"
+PRETRAINED_SUFFIX = "-pretrained"
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,25 @@ def dataset_config(params: dict[str, Any], name: str) -> Any:
     return build(kind.config, section(params, f"datasets.{name}"), f"datasets.{name}")
 
 
+def _names(params: dict[str, Any], key: str, group: str) -> list[str]:
+    """``train.<key>.<group>``: a list of names (absent or null: none)."""
+    names = (section(params, f"train.{key}") or {}).get(group) or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        what = "task" if key == "tasks" else "architecture"
+        raise ConfigError(f"train.{key}.{group}: expected a list of {what} names, got {names!r}")
+    return list(names)
+
+
+def _accepts(group: str, kind: DatasetKind) -> bool:
+    """Whether ``train.tasks.<group>`` may list a dataset of ``kind`` (the pre-trained group
+    re-tokenizes text datasets)."""
+    return kind.group == group or (group == PRETRAINED and kind.group == "text")
+
+
 def train_tasks(params: dict[str, Any]) -> list[str]:
-    """Every task of ``train.tasks`` (``{text: [...], series: [...]}``), text first; each must
-    sit in its dataset kind's group, so that dvc.yaml's matrices read the right folder."""
+    """Every task of ``train.tasks`` (``{text: [...], series: [...], pretrained: [...]}``), in
+    that group order, each once; each must suit its group, so that dvc.yaml's matrices read the
+    right folder."""
     groups = section(params, "train.tasks")
     if not isinstance(groups, dict) or not set(groups) <= set(GROUPS):
         raise ConfigError(
@@ -114,28 +137,60 @@ def train_tasks(params: dict[str, Any]) -> list[str]:
         )
     out: list[str] = []
     for group in GROUPS:
-        names = groups.get(group) or []
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"train.tasks.{group}: expected a list of task names, got {names!r}")
-        for name in names:
+        for name in _names(params, "tasks", group):
             kind = dataset_kind(params, name)
-            if kind.group != group:
+            if not _accepts(group, kind):
                 raise ConfigError(
                     f"train.tasks.{group}: {name} is a {section(params, f'datasets.{name}.kind')} "
                     f"dataset; expected it under train.tasks.{kind.group}"
                 )
-            out.append(name)
+            if name not in out:
+                out.append(name)
     return out
 
 
+def task_groups(params: dict[str, Any], task: str) -> list[str]:
+    """The groups whose ``train.tasks`` list ``task`` (its dataset kind's group when none does:
+    a task trained by hand)."""
+    tasks = section(params, "train.tasks")
+    listed = [g for g in GROUPS if isinstance(tasks, dict) and task in (tasks.get(g) or [])]
+    return listed or [dataset_kind(params, task).group]
+
+
 def task_architectures(params: dict[str, Any], task: str) -> list[str]:
-    """The architectures trained on ``task``: ``train.architectures.<group>`` of its dataset
-    kind's group (the matrix dvc.yaml runs for that group)."""
-    group = dataset_kind(params, task).group
+    """The architectures trained on ``task``: ``train.architectures.<group>`` of each group that
+    lists it (see :func:`task_groups`). An architecture in two groups of one task would write
+    the same ``models/<task>-<arch>`` twice, so that is refused."""
     archs = section(params, "train.architectures")
-    if not isinstance(archs, dict) or not isinstance(archs.get(group), list):
-        raise ConfigError(
-            f"train.architectures.{group}: expected a list of architecture names for the "
-            f"{group} tasks, got {archs!r}"
-        )
-    return list(archs[group])
+    out: list[str] = []
+    for group in task_groups(params, task):
+        if not isinstance(archs, dict) or not isinstance(archs.get(group), list):
+            raise ConfigError(
+                f"train.architectures.{group}: expected a list of architecture names for the "
+                f"{group} tasks, got {archs!r}"
+            )
+        for arch in _names(params, "architectures", group):
+            if arch in out:
+                raise ConfigError(
+                    f"train.architectures.{group}: {arch} also trains on {task} in another "
+                    f"group; expected each architecture once per task (one models/{task}-{arch})"
+                )
+            out.append(arch)
+    return out
+
+
+def input_folder(params: dict[str, Any], task: str, arch: str) -> tuple[str, str]:
+    """``(folder, name)``: ``task`` × ``arch`` trains on ``data/<folder>/<name>``, which is
+    ``data/<input>/<task>``, or ``data/tokenized/<task>-pretrained`` when ``arch`` trains in the
+    pre-trained group."""
+    if PRETRAINED in task_groups(params, task) and arch in _names(
+        params, "architectures", PRETRAINED
+    ):
+        return "tokenized", f"{task}{PRETRAINED_SUFFIX}"
+    return dataset_kind(params, task).input, task
+
+
+def input_dir(params: dict[str, Any], task: str, arch: str, root: str | Path = "data") -> Path:
+    """The folder ``task`` × ``arch`` trains on, under ``root`` (see :func:`input_folder`)."""
+    folder, name = input_folder(params, task, arch)
+    return Path(root) / folder / name

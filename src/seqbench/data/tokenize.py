@@ -1,4 +1,8 @@
-"""Subword tokenization of IMDB reviews: train on the train split only, encode every split."""
+"""Subword tokenization of IMDB reviews: train on the train split only, encode every split.
+
+A pre-trained encoder brings its own tokenizer instead (:func:`tokenize_pretrained`): nothing is
+fit, its special tokens wrap every review, and the output folder has the same layout.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from seqbench.data.config import TokenizerConfig
+from seqbench.data.config import PretrainedTokenizerConfig, TokenizerConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path, load_splits, write_json
 
@@ -41,13 +46,15 @@ class EncodedSplit:
         return np.diff(self.offsets)  # (N,)
 
 
-def head_length(cfg: TokenizerConfig) -> int:
-    """Tokens kept from the start of a long review (the rest of ``max_length`` is its end)."""
+def head_length(cfg: TokenizerConfig | PretrainedTokenizerConfig, length: int | None = None) -> int:
+    """Tokens kept from the start of a long review (the rest of ``length``, by default
+    ``max_length``, is its end)."""
+    length = cfg.max_length if length is None else length
     if cfg.truncation == "head":
-        return cfg.max_length
+        return length
     if cfg.truncation == "tail":
         return 0
-    return round(cfg.head_fraction * cfg.max_length)
+    return round(cfg.head_fraction * length)
 
 
 def truncate(ids: Sequence[int], max_length: int, head: int) -> list[int]:
@@ -59,13 +66,20 @@ def truncate(ids: Sequence[int], max_length: int, head: int) -> list[int]:
     return ids[:head] + (ids[len(ids) - tail :] if tail else [])
 
 
+def _html_rule():  # -> tokenizers.normalizers.Normalizer
+    """IMDB's literal ``<br />`` line breaks become spaces."""
+    from tokenizers import Regex, normalizers
+
+    return normalizers.Replace(Regex(r"<br\s*/?>"), " ")
+
+
 def build_tokenizer(cfg: TokenizerConfig):  # -> tokenizers.Tokenizer
     """An untrained tokenizer whose normalizer applies the lower-casing and ``<br />`` rules."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
     steps = []
     if cfg.strip_html:
-        steps.append(normalizers.Replace(Regex(r"<br\s*/?>"), " "))
+        steps.append(_html_rule())
     if cfg.lowercase:
         steps.append(normalizers.Lowercase())
     if cfg.model == "wordpiece":
@@ -122,12 +136,29 @@ def _canonical_ids(tokenizer, cfg: TokenizerConfig) -> None:
 
 
 class TextEncoder:
-    """Raw text -> truncated token ids, exactly as the tokenize stage encoded the datasets."""
+    """Raw text -> truncated token ids, exactly as the tokenize stage encoded the datasets.
 
-    def __init__(self, tokenizer, max_length: int, head: int) -> None:
+    ``prefix``/``suffix`` are special-token ids wrapped around every text after truncation
+    ([CLS] ... [SEP] for a BERT encoder); ``max_length`` counts them, ``head`` does not.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int,
+        head: int,
+        prefix: Sequence[int] = (),
+        suffix: Sequence[int] = (),
+    ) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.head = head
+        self.prefix, self.suffix = list(prefix), list(suffix)
+        self.budget = max_length - len(self.prefix) - len(self.suffix)  # text tokens kept
+
+    def fit(self, ids: Sequence[int]) -> list[int]:
+        """Untruncated text ids → what the model reads: truncated to the budget, wrapped."""
+        return [*self.prefix, *truncate(ids, self.budget, self.head), *self.suffix]
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> TextEncoder:
@@ -140,19 +171,24 @@ class TextEncoder:
                 raise TokenizeError(f"{directory / name}: missing; run the tokenize stage first")
         meta = json.loads((directory / META_FILE).read_text())
         tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
-        return cls(tokenizer, int(meta["max_length"]), int(meta["head_length"]))
+        return cls(
+            tokenizer,
+            int(meta["max_length"]),
+            int(meta["head_length"]),
+            meta.get("prefix_ids", ()),
+            meta.get("suffix_ids", ()),
+        )
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text: no special tokens, no padding, truncated to ``max_length``."""
-        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
-        return [truncate(e.ids, self.max_length, self.head) for e in encodings]
+        """Token ids of each text: truncated to ``max_length``, wrapped, no padding."""
+        return [self.fit(ids) for ids in self.encode_full(texts)]
 
     def encode_full(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text before truncation."""
+        """Token ids of each text before truncation, without special tokens."""
         encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
         return [e.ids for e in encodings]
 
@@ -163,9 +199,7 @@ def tokenize_dataset(cfg: TokenizerConfig, processed_dir: str | Path, out_dir: s
     ``out_dir`` appears whole or not at all. (The tokenize stage runs it only on splits whose
     validation report passed.)
     """
-    frames = load_splits(processed_dir)
-    for split, frame in frames.items():
-        _require_columns(Path(processed_dir) / f"{split}.parquet", frame)
+    frames = _read_splits(processed_dir)
     tokenizer = train_tokenizer(cfg, frames["train"]["text"].tolist())
     encoder = TextEncoder(tokenizer, cfg.max_length, head_length(cfg))
     meta = {
@@ -177,18 +211,81 @@ def tokenize_dataset(cfg: TokenizerConfig, processed_dir: str | Path, out_dir: s
         "head_length": encoder.head,
         "model": cfg.model,
         "trained_on": "train",
-        "splits": {},
     }
+    return _write_encoded(encoder, frames, meta, out_dir)
+
+
+def tokenize_pretrained(
+    cfg: PretrainedTokenizerConfig,
+    tokenizer,  # tokenizers.Tokenizer: the encoder's own, as it came with its weights
+    special: dict[str, Any],
+    processed_dir: str | Path,
+    out_dir: str | Path,
+) -> dict:
+    """Encode every split with a pre-trained encoder's tokenizer (nothing is fit); return
+    ``meta.json``, which records the encoder (``cfg.encoder``) and ``special``: ``prefix_ids``,
+    ``suffix_ids``, ``pad_id``, ``unk_id``, ``model_max_length`` and provenance keys.
+
+    With ``strip_html`` the ``<br />`` rule runs before the tokenizer's own normalizer; the saved
+    ``tokenizer.json`` includes it, so that serving reads reviews the same way.
+    """
+    from tokenizers import normalizers
+
+    where = "pretrained.<task>.max_length"
+    limit = int(special["model_max_length"])
+    wrap = len(special["prefix_ids"]) + len(special["suffix_ids"])
+    if not wrap < cfg.max_length <= limit:
+        raise TokenizeError(
+            f"{where}: expected at most {limit} (the encoder's positions) and more than its "
+            f"{wrap} special tokens, got {cfg.max_length}"
+        )
+    frames = _read_splits(processed_dir)
+    if cfg.strip_html:
+        own = tokenizer.normalizer
+        tokenizer.normalizer = normalizers.Sequence([_html_rule(), *([own] if own else [])])
+    budget = cfg.max_length - wrap
+    encoder = TextEncoder(
+        tokenizer,
+        cfg.max_length,
+        head_length(cfg, budget),
+        special["prefix_ids"],
+        special["suffix_ids"],
+    )
+    meta = {
+        "vocab_size": tokenizer.get_vocab_size(),
+        **special,
+        "max_length": cfg.max_length,
+        "truncation": cfg.truncation,
+        "head_length": encoder.head,
+        "model": "pretrained",
+        "encoder": cfg.encoder,
+        "trained_on": "none (the encoder's own vocabulary)",
+    }
+    return _write_encoded(encoder, frames, meta, out_dir)
+
+
+def _read_splits(processed_dir: str | Path) -> dict[str, pd.DataFrame]:
+    frames = load_splits(processed_dir)
+    for split, frame in frames.items():
+        _require_columns(Path(processed_dir) / f"{split}.parquet", frame)
+    return frames
+
+
+def _write_encoded(
+    encoder: TextEncoder, frames: dict[str, pd.DataFrame], meta: dict, out_dir: str | Path
+) -> dict:
+    """Write ``tokenizer.json``, ``{split}.npz`` and ``meta.json`` (``meta`` + per-split
+    statistics) into ``out_dir``, which appears whole or not at all."""
+    meta = {**meta, "splits": {}}
     with atomic_path(out_dir) as staged:
         staged.mkdir(parents=True)
-        tokenizer.save(str(staged / TOKENIZER_FILE))
+        encoder.tokenizer.save(str(staged / TOKENIZER_FILE))
         for split, frame in frames.items():
             full = encoder.encode_full(frame["text"].tolist())
-            kept = [truncate(ids, encoder.max_length, encoder.head) for ids in full]
-            encoded = _pack(kept, frame["label"].to_numpy(np.int64))
+            encoded = _pack([encoder.fit(ids) for ids in full], frame["label"].to_numpy(np.int64))
             _save_npz(staged / f"{split}.npz", vars(encoded))
             meta["splits"][split] = _stats(
-                encoded, np.array([len(x) for x in full]), meta["unk_id"]
+                encoded, np.array([len(x) for x in full]), meta["unk_id"], encoder.budget
             )
         write_json(staged / META_FILE, meta)
     return meta
@@ -228,7 +325,8 @@ def _pack(sequences: list[list[int]], labels: np.ndarray) -> EncodedSplit:
     return EncodedSplit(ids=ids, offsets=offsets, labels=labels)
 
 
-def _stats(encoded: EncodedSplit, full_lengths: np.ndarray, unk_id: int) -> dict:
+def _stats(encoded: EncodedSplit, full_lengths: np.ndarray, unk_id: int, budget: int) -> dict:
+    """Counts and lengths of a split; ``full_lengths`` are before truncation to ``budget``."""
     lengths = encoded.lengths
     return {
         "count": len(encoded),
@@ -236,7 +334,7 @@ def _stats(encoded: EncodedSplit, full_lengths: np.ndarray, unk_id: int) -> dict
         "mean_length": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
         "median_length": float(np.median(lengths)) if len(lengths) else 0.0,
         "mean_untruncated_length": round(float(full_lengths.mean()), 2) if len(lengths) else 0.0,
-        "truncated_fraction": round(float((full_lengths > lengths).mean()), 4)
+        "truncated_fraction": round(float((full_lengths > budget).mean()), 4)
         if len(lengths)
         else 0.0,
         "unk_fraction": round(float((encoded.ids == unk_id).mean()), 6)

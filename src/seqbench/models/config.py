@@ -168,13 +168,18 @@ class ClassificationSpec:
     """Text classification: token ids in, ``num_classes`` logits out. ``label_tokens`` are the
     class names as token ids of the vocabulary (what a text-to-text model writes); ``encoder``
     names the pre-trained encoder whose tokenizer wrote the ids (a hub name, a folder or
-    ``models.pretrained.PACKAGED``), which the ``pretrained`` architectures load."""
+    ``models.pretrained.PACKAGED``), which the ``pretrained`` architectures load, and
+    ``encoder_sha256`` the digest of its weight file (provenance; None for a hub name).
+    ``encoder_weights`` false builds the encoder from its config only (a serving bundle, whose
+    own state dict holds the fine-tuned weights)."""
 
     vocab_size: int
     num_classes: int
     pad_id: int = 0
     label_tokens: tuple[tuple[int, ...], ...] = ()
     encoder: str | None = None
+    encoder_sha256: str | None = None
+    encoder_weights: bool = True
 
     def __post_init__(self) -> None:
         check(self.vocab_size >= 2, "vocab_size", "an integer >= 2", self.vocab_size)

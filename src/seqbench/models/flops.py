@@ -11,6 +11,7 @@ encodes once and runs its decoder on 1, 2, ..., H inputs.
 from __future__ import annotations
 
 from seqbench.models.config import ClassificationSpec, ForecastSpec, ModelConfig
+from seqbench.models.pretrained import encoder_flops
 from seqbench.models.registry import ARCHITECTURES
 from seqbench.models.transformer import TransformerEncDec
 
@@ -18,6 +19,11 @@ from seqbench.models.transformer import TransformerEncDec
 def estimate_flops(cfg: ModelConfig, spec: ClassificationSpec | ForecastSpec, seq_len: int) -> int:
     """Forward FLOPs of ``build_model(cfg, spec)`` on one sequence of ``seq_len`` valid steps."""
     arch = ARCHITECTURES[cfg.arch]
+    if arch.pretrained is not None:
+        assert isinstance(spec, ClassificationSpec) and spec.encoder is not None
+        return encoder_flops(
+            spec.encoder, arch.pretrained, cfg.hidden_size, spec.num_classes, seq_len
+        )
     if arch.forecaster is not None:
         assert isinstance(spec, ForecastSpec)
         return arch.forecaster.flops(cfg, spec, seq_len)

@@ -129,7 +129,7 @@ def _build(arch: Architecture, cfg: ModelConfig, spec: Spec) -> nn.Module:
             cfg.arch,
         )
         assert isinstance(spec, ClassificationSpec) and spec.encoder is not None
-        encoder = load_encoder(spec.encoder)
+        encoder = load_encoder(spec.encoder, weights=spec.encoder_weights)
         return PretrainedClassifier(
             encoder, arch.pretrained, spec.num_classes, cfg.hidden_size, cfg.dropout
         )

@@ -49,13 +49,27 @@ def resolve_source(source: str) -> str:
     return source
 
 
-def weights_sha256(source: str) -> str | None:
-    """sha256 of the encoder's weight file when ``source`` is a local folder (None for a hub
-    name: its files live in the Hugging Face cache)."""
+def weights_sha256(source: str, *, download: bool = False) -> str | None:
+    """sha256 of the encoder's weight file: in ``source`` when it is a folder, else in the
+    Hugging Face cache (``download=True`` fetches it there first, as ``from_pretrained`` would);
+    None when a hub name's weights are not cached."""
     folder = Path(resolve_source(source))
+    if folder.is_dir():
+        for name in WEIGHT_FILES:
+            if (folder / name).is_file():
+                return file_sha256(folder / name)
+        return None
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
     for name in WEIGHT_FILES:
-        if (folder / name).is_file():
-            return file_sha256(folder / name)
+        cached = try_to_load_from_cache(source, name)
+        if not isinstance(cached, str) and download:
+            try:
+                cached = hf_hub_download(source, name)
+            except (OSError, ValueError):  # absent file, or no network: try the next name
+                cached = None
+        if isinstance(cached, str):
+            return file_sha256(cached)
     return None
 
 
@@ -78,6 +92,74 @@ def load_encoder(source: str, *, weights: bool = True) -> nn.Module:
             f"{source}: cannot load a pre-trained encoder ({first}); offline, use a local "
             f"folder or {PACKAGED}"
         ) from None
+
+
+def save_encoder_config(source: str, folder: Path) -> None:
+    """Write the encoder's ``config.json`` (its architecture, no weights) into ``folder``."""
+    from transformers import AutoConfig
+
+    AutoConfig.from_pretrained(resolve_source(source)).save_pretrained(folder)
+
+
+def load_tokenizer(source: str) -> tuple[object, dict[str, object]]:
+    """The encoder's own fast tokenizer (a ``tokenizers.Tokenizer``, with no padding or
+    truncation of its own) and its special ids:
+    ``prefix_ids``/``suffix_ids`` around one text ([CLS] … [SEP] for BERT, <s> … </s> for
+    RoBERTa), ``pad_id``, ``unk_id``, ``model_max_length`` and the provenance of its weights
+    (``encoder_sha256`` of its weight file, fetched into the hub cache for a hub name)."""
+    from transformers import AutoTokenizer
+
+    where = resolve_source(source)
+    try:
+        tok = AutoTokenizer.from_pretrained(where)
+    except (OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PretrainedError(
+            f"{source}: cannot load the encoder's tokenizer ({first}); offline, use a local "
+            f"folder or {PACKAGED}"
+        ) from None
+    if not getattr(tok, "is_fast", False) or tok.pad_token_id is None:
+        raise PretrainedError(f"{source}: expected a fast tokenizer with a padding token")
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tok.backend_tokenizer.to_str())  # a copy: ours to change
+    backend.no_truncation()  # a tokenizer.json may pad and cut (the packaged one at 128):
+    backend.no_padding()  # the tokenize stage truncates, and batches pad, by our rules
+    plain = backend.encode("a review", add_special_tokens=False).ids
+    wrapped = backend.encode("a review", add_special_tokens=True).ids
+    at = next(i for i in range(len(wrapped)) if wrapped[i : i + len(plain)] == plain)
+    limit = int(tok.model_max_length)
+    if limit > 1_000_000:  # "no limit" sentinel of tokenizers without one: the positions
+        from transformers import AutoConfig
+
+        limit = int(AutoConfig.from_pretrained(where).max_position_embeddings)
+    special = {
+        "prefix_ids": wrapped[:at],
+        "suffix_ids": wrapped[at + len(plain) :],
+        "pad_id": int(tok.pad_token_id),
+        "unk_id": tok.unk_token_id,
+        "model_max_length": limit,
+        "encoder_sha256": weights_sha256(source, download=True),
+    }
+    return backend, special
+
+
+def encoder_flops(source: str, mode: Mode, hidden_size: int, num_classes: int, steps: int) -> int:
+    """Forward FLOPs of :class:`PretrainedClassifier` on one sequence of ``steps`` tokens
+    (a multiply-add = 2), from the encoder's config: per layer, the Q/K/V/output projections
+    ``8 T d²``, the feed-forward ``4 T d f`` and attention ``4 T² d``; then the head."""
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(resolve_source(source))
+    d, f, layers = int(cfg.hidden_size), int(cfg.intermediate_size), int(cfg.num_hidden_layers)
+    encoder = layers * (8 * steps * d * d + 4 * steps * d * f + 4 * steps * steps * d)
+    if mode == "frozen":
+        head = 2 * d * hidden_size + 2 * hidden_size * num_classes
+    elif mode == "lstm":
+        head = steps * 8 * hidden_size * (d + hidden_size) + 2 * hidden_size * num_classes
+    else:
+        head = 2 * d * num_classes
+    return encoder + head
 
 
 def padding_mask(lengths: Tensor, steps: int) -> Tensor:

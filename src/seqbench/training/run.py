@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from seqbench.data.kinds import dataset_config, dataset_kind
+from seqbench.data.kinds import dataset_config, dataset_kind, input_dir
 from seqbench.models import ARCHITECTURES, ModelConfig
 from seqbench.tasks import OptimConfig, Task, TaskConfig, get_task
 from seqbench.typed import ConfigError, build, check, deep_merge, plain, section
@@ -209,7 +209,7 @@ def resolve_run(
     spec = RunConfig(
         task_name=task,
         arch=arch,
-        data_dir=Path(data_dir) if data_dir else Path("data") / data_kind.input / task,
+        data_dir=Path(data_dir) if data_dir else input_dir(params, task, arch),
         processed_dir=Path(processed_dir) if processed_dir else Path("data/processed") / task,
         dataset=dataset,
         task=build(TaskConfig, run["task"], f"train.{task}.task"),
