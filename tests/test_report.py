@@ -251,3 +251,21 @@ def test_rows_are_grouped_by_family_and_variants_face_their_vanilla_model(
     assert "| bigru | gru | +1 ± " in text
     assert re.search(r"\| recurrent \| (\*\*)?bigru(\*\*)? \|", text)
     assert re.search(r"\| transformer \| (\*\*)?transformer(\*\*)? \|", text)
+
+
+def test_rows_on_a_seeded_subset_are_named_in_the_notes() -> None:
+    from seqbench.report.compare import Row, TaskComparison, task_notes
+    from seqbench.tasks import TASKS
+
+    def row(arch: str, fraction: float, n: int) -> Row:
+        return Row(arch, ["0"], {"test/acc": 0.8}, {}, fraction=fraction, test_examples=n)
+
+    rows = [row("lstm", 1.0, 25000), row("transformer", 0.08, 2000), row("minilm", 0.08, 2000)]
+    cmp = TaskComparison("imdb", TASKS["classification"], "test/acc", "max", ["test/acc"], rows, [])
+    notes = [n for n in task_notes(cmp, compare_config({})) if "Seeded subset" in n]
+    assert len(notes) == 1
+    assert "transformer, minilm trained" in notes[0] and "0.08 share" in notes[0]
+    assert "(2000 test examples)" in notes[0] and "lstm" not in notes[0]
+    rows[0].fraction = 1.0
+    full = TaskComparison("imdb", TASKS["classification"], "test/acc", "max", [], rows[:1], [])
+    assert not any("Seeded subset" in n for n in task_notes(full, compare_config({})))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seqbench.data.kinds import dataset_kind, task_architectures, train_tasks
+from seqbench.data.kinds import dataset_kind, input_folder, task_architectures, train_tasks
 from seqbench.io import atomic_path, write_json
 from seqbench.report.compare import Paths, TaskComparison, compare_task, render_markdown
 from seqbench.report.config import compare_config
@@ -57,6 +57,7 @@ def build_report(
                 cfg,
                 paths,
                 data_dir=paths.data_dir(dataset_kind(params, task).input, task),
+                data_dirs={a: paths.data_dir(*input_folder(params, task, a)) for a in names},
                 measure=measure,
             )
             comparisons.append(cmp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -58,10 +58,13 @@ class Row:
     flops: int | None = None
     latency: dict[int, float] = field(default_factory=dict)  # batch size -> s/sample
     tuned: dict[str, Any] = field(default_factory=dict)
+    seq_len: int | None = None  # the input length its FLOPs and latency are measured at
     tuned_unused: list[str] = field(default_factory=list)  # tuned keys the run did not use
     best_seed: int | None = None
     test: PairedTest | None = None  # this model against the task's best
     test_skipped: str | None = None  # why the paired test could not be computed
+    fraction: float = 1.0  # train.fraction: < 1 trains, validates and tests on a seeded subset
+    test_examples: int | None = None  # test examples its predictions cover
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Variant:
 
 
 FAMILIES = ("baseline", "recurrent", "transformer", "pretrained")  # the order rows are grouped in
+FAMILY_LABELS = {"pretrained": "pre-trained"}  # the table's name where it differs
 
 
 def family(arch: str) -> str:
@@ -169,10 +173,12 @@ def compare_task(
     paths: Paths,
     *,
     data_dir: Path | None = None,
+    data_dirs: Mapping[str, Path | None] | None = None,
     measure: bool = True,
 ) -> TaskComparison:
-    """Build one task's comparison (``data_dir``: its training input folder); ``measure=False``
-    skips latency (tests)."""
+    """Build one task's comparison (``data_dir``: its training input folder; ``data_dirs``:
+    the folder of each architecture that trains on another, such as the pre-trained rows' own
+    tokenization); ``measure=False`` skips latency (tests)."""
     rows: list[Row] = []
     seq_len = None
     predictions: dict[str, dict[str, np.ndarray]] = {}
@@ -189,10 +195,13 @@ def compare_task(
             seed = best_seed(model_dir)
             row.best_seed = seed.seed
             row.tuned_unused = unused_tuned(row.tuned, seed.info)
-            seq_len = kind.input_length(seed.info, data_dir)
+            row.fraction = float((seed.info.get("train") or {}).get("fraction", 1.0))
+            row.seq_len = kind.input_length(seed.info, (data_dirs or {}).get(arch, data_dir))
+            if family(arch) != "pretrained" or seq_len is None:
+                seq_len = row.seq_len  # the task's input length: its from-scratch rows'
             baseline = ARCHITECTURES[seed.info["model"]["arch"]].estimator is not None
             if not baseline:  # bag-of-n-grams baselines: no FLOPs count (sparse products)
-                row.flops = estimate_flops(seed.model_config(), seed.spec(), seq_len)
+                row.flops = estimate_flops(seed.model_config(), seed.spec(), row.seq_len)
             if measure:
                 if baseline:  # raw reviews of seq_len vocabulary words in, as served
                     model: Any = FittedBaseline(seed.load())
@@ -204,7 +213,7 @@ def compare_task(
                 row.latency = measure_latency(
                     model,
                     make_input,
-                    seq_len,
+                    row.seq_len,
                     cfg.latency.batch_sizes,
                     repeats=cfg.latency.repeats,
                     warmup=cfg.latency.warmup,
@@ -212,6 +221,7 @@ def compare_task(
                 )
             if seed.predictions.is_file():
                 predictions[arch] = load_predictions(seed.predictions)
+                row.test_examples = len(predictions[arch]["ids"])
         rows.append(row)
     rank = {name: i for i, name in enumerate(FAMILIES)}
     rows.sort(key=lambda r: rank.get(family(r.arch), len(FAMILIES)))  # stable: params order kept
@@ -364,7 +374,7 @@ def task_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
         spe = row.mean.get("seconds_per_epoch")
         best_epoch = row.mean.get("best_epoch")
         cells = [
-            family(row.arch),
+            FAMILY_LABELS.get(family(row.arch), family(row.arch)),
             f"**{row.arch}**" if row.arch == cmp.best else row.arch,
             fmt_count(row.parameters),
             fmt_count(row.flops),
@@ -413,6 +423,23 @@ def task_notes(cmp: TaskComparison, cfg: CompareConfig) -> list[str]:
     if cmp.seq_len:
         notes.append(
             f"FLOPs and latency at the full input length of {cmp.seq_len} {cmp.kind.unit}."
+        )
+    other = [r for r in cmp.rows if r.seq_len and cmp.seq_len and r.seq_len != cmp.seq_len]
+    for length in sorted({r.seq_len for r in other}):
+        names = ", ".join(r.arch for r in other if r.seq_len == length)
+        notes.append(
+            f"{names}: trained on their own tokenization, at up to {length} {cmp.kind.unit}; "
+            "their FLOPs and latency are at that length."
+        )
+    subset = [r for r in cmp.rows if r.fraction < 1.0]
+    for fraction in sorted({r.fraction for r in subset}):
+        rows = [r for r in subset if r.fraction == fraction]
+        sizes = sorted({r.test_examples for r in rows if r.test_examples})
+        on = f" ({', '.join(map(str, sizes))} test examples)" if sizes else ""
+        notes.append(
+            f"**Seeded subset:** {', '.join(r.arch for r in rows)} trained, validated and tested "
+            f"on a fixed {fraction:g} share of every split{on}, the same examples for every seed "
+            "and architecture; not comparable with full-data figures."
         )
     if cmp.test_method:
         what = cmp.kind.test_description(cfg.exact_below)

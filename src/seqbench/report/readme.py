@@ -39,14 +39,15 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
     datasets = list(params.get("datasets", {}))
     archs = params["train"]["architectures"]
     pairs = [  # (group, task-arch): one train/tune matrix per group
-        (group, f"{t}-{a}") for group, tasks in params["train"]["tasks"].items() for t in tasks
-        for a in archs[group]
+        (group, f"{t}-{a}") for group, tasks in params["train"]["tasks"].items()
+        for t in tasks or [] for a in archs.get(group) or []
     ]  # fmt: skip
     claims = params.get("claims") or {}
     lab = [f"{t}-{f}" for t in claims.get("tasks", []) for f in claims.get("families", [])]
     return [
         *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),
         *(f"tokenize@{name}" for name in params.get("tokenize", {})),
+        *(f"tokenize_pretrained@{t}" for t in params["train"]["tasks"].get("pretrained") or []),
         *(f"tune_{g}@{p}" for g, p in pairs),
         *(f"train_{g}@{p}" for g, p in pairs),
         "compare",

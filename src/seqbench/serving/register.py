@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from seqbench.data.kinds import dataset_kind, task_architectures, train_tasks
+from seqbench.data.kinds import input_folder, task_architectures, train_tasks
 from seqbench.errors import SeqbenchError
 from seqbench.io import file_sha256
 from seqbench.serving.config import RegisterConfig
@@ -110,13 +110,17 @@ def signature_and_example(
     return signature, schema.example
 
 
+TAG_ENCODER = "seqbench.encoder"  # the pre-trained weights' source (hub name, folder, package)
+TAG_ENCODER_SHA256 = "seqbench.encoder_sha256"
+
+
 def pip_requirements() -> list[str]:
     """What the pyfunc imports (seqbench itself must be installed where it is served)."""
     from importlib.metadata import version
 
     names = (
         "mlflow", "torch", "numpy", "pandas", "tokenizers", "lightning", "scipy", "scikit-learn",
-        "joblib",
+        "joblib", "transformers",
     )  # fmt: skip
     return [f"{n}=={version(n).split('+')[0]}" for n in names]
 
@@ -157,7 +161,20 @@ def version_tags(seed: SeedModel, digest: str, commit: str) -> dict[str, str]:
         f"{METRIC_TAG}{seed.monitor}": repr(seed.best_val),
     }
     tags |= {f"{METRIC_TAG}{k}": repr(float(v)) for k, v in seed.test.items()}
-    return tags
+    return tags | encoder_tags(seed.info.get("model_spec") or {})
+
+
+def encoder_tags(model_spec: dict[str, Any]) -> dict[str, str]:
+    """Provenance of a pre-trained encoder's weights (none for a model trained from scratch):
+    where they were loaded from and the sha256 of the weight file."""
+    if not model_spec.get("encoder"):
+        return {}
+    return {
+        TAG_ENCODER: str(model_spec["encoder"]),
+        TAG_ENCODER_SHA256: str(
+            model_spec.get("encoder_sha256") or "unknown (weights not in the hub cache)"
+        ),
+    }
 
 
 def version_description(
@@ -324,8 +341,9 @@ def register_all(
     roots = {"tokenized": tokenized_root, "processed": processed_root}
     out = []
     for task in tasks or train_tasks(params):
-        data_dir = roots[dataset_kind(params, task).input] / task
         for arch in archs or task_architectures(params, task):
+            folder, name = input_folder(params, task, arch)
+            data_dir = roots[folder] / name
             done = register_arch(
                 task,
                 arch,

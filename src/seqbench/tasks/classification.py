@@ -56,6 +56,8 @@ class Classification(Task):
             num_classes=spec.task.num_classes,
             pad_id=dm.pad_id,
             label_tokens=label_tokens,
+            encoder=dm.meta.get("encoder"),  # tokenized for a pre-trained encoder
+            encoder_sha256=dm.meta.get("encoder_sha256"),
         )
 
     def load_model_spec(self, dims: dict[str, Any]) -> ClassificationSpec:
@@ -121,7 +123,7 @@ class Classification(Task):
         return ids, torch.full((batch_size,), length, dtype=torch.int64)  # (B,)
 
     def write_bundle(self, seed: SeedModel, out_dir: Path, data_dir: Path | None) -> dict[str, Any]:
-        from seqbench.tasks.predictors import TOKENIZER_DIR
+        from seqbench.tasks.predictors import ENCODER_DIR, TOKENIZER_DIR
 
         if seed.format == "pt":  # a network reads token ids: ship the tokenizer
             if data_dir is None:
@@ -132,6 +134,11 @@ class Classification(Task):
                 if not (data_dir / name).is_file():
                     raise BundleError(f"{data_dir / name}: missing; run the tokenize stage")
                 shutil.copyfile(data_dir / name, tok / name)
+        encoder = (seed.info.get("model_spec") or {}).get("encoder")
+        if encoder:  # the architecture of a pre-trained encoder (its weights: weights.pt)
+            from seqbench.models.pretrained import save_encoder_config
+
+            save_encoder_config(encoder, out_dir / ENCODER_DIR)
         classes = int(seed.info["task"]["num_classes"])
         names = seed.info["task"].get("labels") or [str(i) for i in range(classes)]
         return {"labels": list(names)}

@@ -3,8 +3,10 @@
 A *bundle* folder holds everything a prediction needs: ``manifest.json`` (task kind,
 architecture, sizes, columns), ``weights.pt`` (state dict) and the preprocessing state —
 ``tokenizer/`` (the tokenize stage's ``tokenizer.json`` + ``meta.json``) for text,
-``scaler.json`` for series. The predictors work without MLflow; ``seqbench.serving.pyfunc``
-wraps the one a bundle's task kind names.
+``scaler.json`` for series, and ``encoder/`` (its ``config.json``) for a model built on a
+pre-trained encoder, whose fine-tuned weights are in ``weights.pt`` like every other. The
+predictors work without MLflow; ``seqbench.serving.pyfunc`` wraps the one a bundle's task
+kind names.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"
 ESTIMATOR = "estimator.joblib"  # a text baseline's fitted scikit-learn pipeline (raw text in)
 TOKENIZER_DIR = "tokenizer"
+ENCODER_DIR = "encoder"
 SCALER = "scaler.json"
 TEXT_COLUMN = "text"
 WINDOW_COLUMN = "window"
@@ -35,7 +38,10 @@ def load_network(bundle: Path, manifest: dict[str, Any]) -> torch.nn.Module:
     from seqbench.tasks.registry import TASKS
 
     cfg = build(ModelConfig, manifest["model"], f"{bundle / MANIFEST}:model")
-    model = build_model(cfg, TASKS[manifest["kind"]].load_model_spec(manifest["model_spec"]))
+    dims = dict(manifest["model_spec"])
+    if dims.get("encoder"):  # built from the bundle's config; weights.pt holds every weight
+        dims |= {"encoder": str(bundle / ENCODER_DIR), "encoder_weights": False}
+    model = build_model(cfg, TASKS[manifest["kind"]].load_model_spec(dims))
     model.load_state_dict(torch.load(bundle / WEIGHTS, map_location="cpu", weights_only=True))
     return model.eval()
 
