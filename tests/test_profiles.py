@@ -51,6 +51,15 @@ def test_the_workspace_has_the_working_changes_and_the_checkout_stays_as_it_was(
     assert (copy / "kept.txt").read_text() == "kept.txt changed in the working tree\n"
 
 
+def test_a_workspace_at_the_top_need_not_be_ignored(checkout):
+    (checkout / "vendor").mkdir()  # an untracked nested repository is left out like the copy
+    git(checkout / "vendor", "init", "-q")
+    copy = make_workspace(checkout, checkout / ".check")  # not in .gitignore
+    assert (copy / "new.txt").is_file() and not (copy / ".check").exists()
+    assert not (copy / "vendor").exists()
+    assert make_workspace(checkout, checkout / ".check") == copy  # again, over the old copy
+
+
 def test_the_workspace_never_replaces_a_folder_it_did_not_make(checkout, tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()

@@ -171,7 +171,10 @@ def make_workspace(root: str | Path, target: str | Path) -> Path:
 
     deleted = set(listed("--deleted"))
     for name in listed("--modified", "--others", "--exclude-standard"):
-        if name in deleted:
+        source = root / name
+        if name in deleted or source == target or target in source.parents:
+            continue  # the workspace itself, when it sits untracked at the checkout's top
+        if name.endswith("/"):  # a nested git repository: git lists it, not its files
             continue
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / name, target / name)
