@@ -269,3 +269,28 @@ def test_rows_on_a_seeded_subset_are_named_in_the_notes() -> None:
     rows[0].fraction = 1.0
     full = TaskComparison("imdb", TASKS["classification"], "test/acc", "max", [], rows[:1], [])
     assert not any("Seeded subset" in n for n in task_notes(full, compare_config({})))
+
+
+def test_bar_figure_draws_every_registered_family(tmp_path: Path, monkeypatch) -> None:
+    """Every family in the registry has a colour, a marker and a legend entry: a family missing
+    from the figure's tables broke compare once (a 'pretrained' row, KeyError)."""
+    from seqbench.models import ARCHITECTURES
+    from seqbench.report import plots
+    from seqbench.report.compare import FAMILIES, Row, TaskComparison
+    from seqbench.tasks import TASKS
+
+    families = {entry.family for entry in ARCHITECTURES.values()}
+    assert families <= set(FAMILIES)
+    assert set(FAMILIES) <= plots.FAMILY_COLORS.keys() & plots.FAMILY_MARKERS.keys()
+    one_each = {ARCHITECTURES[a].family: a for a in ARCHITECTURES}
+    archs = [*one_each.values(), "not_registered"]
+    rows = [Row(a, ["0"], {"test/acc": 0.5 + i / 20}, {}) for i, a in enumerate(archs)]
+    cmp = TaskComparison("t", TASKS["classification"], "test/acc", "max", ["test/acc"], rows, [])
+    cmp.best = archs[-1]
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.setdefault("fig", fig))
+    plots.metric_bars(cmp, tmp_path / "bars.png")
+    labels = [t.get_text() for t in saved["fig"].legends[0].get_texts()]
+    assert labels == [*(f for f in FAMILIES if f in families), "other", "best test/acc"]
+    faces = [bar.get_facecolor() for bar in saved["fig"].axes[0].patches]
+    assert len(set(faces)) == len(archs)  # one colour per family, the unregistered one apart

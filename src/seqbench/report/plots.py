@@ -21,9 +21,20 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from seqbench.report.compare import FAMILIES, PERCENT, TaskComparison, family, fmt_count
 
-FAMILY_COLORS = {"baseline": "tab:gray", "recurrent": "tab:blue", "transformer": "tab:green"}
-FAMILY_MARKERS = {"baseline": "s", "recurrent": "o", "transformer": "^"}
+# One colour and marker per family in FAMILIES (a test checks none is missing); "other" is for an
+# architecture outside the registry.
+FAMILY_COLORS = {
+    "baseline": "tab:gray",
+    "recurrent": "tab:blue",
+    "transformer": "tab:green",
+    "pretrained": "tab:orange",
+}
+FAMILY_MARKERS = {"baseline": "s", "recurrent": "o", "transformer": "^", "pretrained": "v"}
 OTHER_COLOR, OTHER_MARKER = "tab:purple", "D"
+
+
+def family_color(name: str) -> str:
+    return FAMILY_COLORS.get(name, OTHER_COLOR)
 
 
 def _scale(metric: str) -> float:
@@ -68,7 +79,7 @@ def metric_bars(cmp: TaskComparison, path: Path) -> None:
         s = _scale(metric)
         means = [r.mean.get(metric, float("nan")) * s for r in rows]
         stds = [r.std.get(metric, 0.0) * s for r in rows]
-        colors = [FAMILY_COLORS.get(family(r.arch), OTHER_COLOR) for r in rows]
+        colors = [family_color(family(r.arch)) for r in rows]
         bars = ax.barh(ypos, means, xerr=stds, capsize=3, color=colors, height=0.7)
         for bar, row in zip(bars, rows, strict=True):
             if row.arch == cmp.best:
@@ -90,8 +101,8 @@ def metric_bars(cmp: TaskComparison, path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(ypos, [r.arch for r in rows], fontsize=8)
     axes[0].invert_yaxis()  # first table row on top
-    present = [f for f in FAMILIES if any(family(r.arch) == f for r in rows)]
-    handles = [Patch(color=FAMILY_COLORS[f], label=f) for f in present]
+    present = [f for f in (*FAMILIES, "other") if any(family(r.arch) == f for r in rows)]
+    handles = [Patch(color=family_color(f), label=f) for f in present]
     if cmp.best is not None:
         handles.append(
             Patch(facecolor="white", edgecolor="black", hatch="//", label=f"best {cmp.primary}")
