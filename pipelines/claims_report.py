@@ -4,6 +4,7 @@ from pathlib import Path
 
 from seqbench import stage
 from seqbench.claims.config import claims_config
+from seqbench.claims.learning import learning_config
 from seqbench.claims.report import figures, render
 from seqbench.io import MissingInputError, atomic_path, read_json, write_json
 from seqbench.typed import load_params
@@ -12,6 +13,7 @@ PARSER = stage.parser(
     __doc__,
     ("summaries_dir", "the claims_train summaries (<task>-<family>.json)"),
     ("gradients_dir", "the claims_gradients results (<family>.json)"),
+    ("learning_dir", "the claims_learning results (<task>-<arch>.json)"),
     ("report_file", "output: the markdown report"),
     ("json_file", "output: its JSON twin"),
     ("figures_dir", "output: the figures"),
@@ -34,14 +36,21 @@ def main(args) -> None:
         if not path.is_file():
             raise MissingInputError(f"{path}: missing; run claims_gradients@{family}")
         gradients[family] = read_json(path)
+    learning: dict = {}
+    learning_cfg = learning_config(params)
+    for task, arch in learning_cfg.rows():
+        path = Path(args.learning_dir) / f"{task}-{arch}.json"
+        if not path.is_file():
+            raise MissingInputError(f"{path}: missing; run claims_learning@{task}-{arch}")
+        learning.setdefault(task, {})[arch] = read_json(path)
     report = Path(args.report_file)
     with atomic_path(args.figures_dir) as tmp:
-        paths = figures(cfg, summaries, gradients, tmp)
+        paths = figures(cfg, summaries, gradients, tmp, learning)
         final = Path(args.figures_dir)
         links = {
             name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
         }
-    text, data = render(cfg, summaries, gradients, links)
+    text, data = render(cfg, summaries, gradients, links, learning, learning_cfg.seeds)
     with atomic_path(report) as tmp:
         tmp.write_text(text)
     write_json(args.json_file, data)

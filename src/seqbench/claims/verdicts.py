@@ -5,6 +5,8 @@ Evidence is per task and family: the outcome of every seed at every length (``so
 **memory span** follows: the largest ``T`` solved by a majority of seeds. It is *exact* when a
 majority clearly failed at every longer ``T`` of the grid, else only a lower bound. Gradient
 evidence is the decay rate of ‖∂L/∂h_t‖ (decades per step) at initialization and after training.
+Data evidence is each learning-curve row's loss of quality from all of its training data to the
+smallest share of it (:class:`Curve`).
 
 A verdict is ``holds``, ``does not hold``, ``holds only when …`` (with the condition), or
 ``inconclusive`` when the runs it would rest on neither solved nor clearly failed.
@@ -12,6 +14,7 @@ A verdict is ``holds``, ``does not hold``, ``holds only when …`` (with the con
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -57,13 +60,42 @@ def memory_span(outcomes: dict[int, list[Outcome]]) -> Span:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """One row's learning curve on a real task: the primary ``metric``'s mean and std over seeds
+    at each share of the training split (1.0: the main run), ``higher`` when larger is better,
+    and the mean training seconds per seed at full data."""
+
+    arch: str
+    family: str
+    metric: str
+    means: dict[float, float]
+    stds: dict[float, float]
+    higher: bool
+    seconds: float | None = None
+
+    @property
+    def smallest(self) -> float:
+        return min(self.means)
+
+    def cost(self) -> tuple[float, float]:
+        """What training on the smallest share costs against full data, in the metric's units
+        (positive: worse), with its std (root sum of squares of the two points'; 0 for one
+        seed)."""
+        low, sign = self.smallest, 1.0 if self.higher else -1.0
+        spread = math.hypot(self.stds.get(low, 0.0), self.stds.get(1.0, 0.0))
+        return sign * (self.means[1.0] - self.means[low]), spread
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the verdicts read: spans by task and family, gradient decay rates by family
-    (``init``/``trained``: decades per step), and parameter counts at equal width by family."""
+    (``init``/``trained``: decades per step), parameter counts at equal width by family, and
+    learning curves by real task and architecture."""
 
     spans: dict[str, dict[str, Span]]
     decay: dict[str, dict[str, float]] = field(default_factory=dict)
     params_at_width: dict[str, int] = field(default_factory=dict)
+    learning: dict[str, dict[str, Curve]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,12 +108,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the seed's table about ``family``; ``needs`` the families it compares with."""
+    """One claim of the seed's table about ``family``; ``needs`` the families it compares with.
+    ``on_spans`` false: judged from the real tasks' learning curves, not the synthetic lab (it
+    always gets a verdict, ``inconclusive`` when nothing was measured)."""
 
     family: str
     text: str
     judge: Callable[[Evidence], tuple[str, str]]
     needs: tuple[str, ...] = ()
+    on_spans: bool = True
 
 
 def _spans(ev: Evidence, family: str) -> str:
@@ -224,6 +259,45 @@ def _no_recurrence(ev: Evidence, family: str) -> tuple[str, str]:
     return _per_task(ev, family, test, "solves the longest T")
 
 
+def _data_hungry(ev: Evidence, arch: str) -> tuple[str, str]:
+    """Does ``arch`` (trained from scratch) lose more from full data to the smallest share than
+    each other row measured on the same task? A difference within one combined std decides
+    nothing. ``holds`` against every other row, ``holds only against …`` some, ``does not
+    hold`` when it clearly loses less than every other row."""
+    results: dict[str, bool | None] = {}
+    parts = []
+    for task, curves in ev.learning.items():
+        if arch not in curves or len(curves) < 2:
+            continue
+        mine, noise = curves[arch].cost()
+        low = curves[arch].smallest
+        costs = []
+        for other, curve in curves.items():
+            cost, spread = curve.cost()
+            seconds = f", {curve.seconds:.3g} s per seed at full data" if curve.seconds else ""
+            costs.append(f"{other} ({curve.family}) {cost:+.3g} ± {spread:.2g}{seconds}")
+            if other != arch:
+                gap, both = mine - cost, math.hypot(noise, spread)
+                results[f"{other} on {task}"] = (
+                    True if gap > both else False if gap < -both else None
+                )
+        metric = curves[arch].metric
+        parts.append(
+            f"{task}, {metric} lost from all to {low:g} of the training data: " + "; ".join(costs)
+        )
+    if not results:
+        return INCONCLUSIVE, f"no learning curves of {arch} beside another row (learning.*)"
+    evidence = " | ".join(parts)
+    hungrier = [k for k, r in results.items() if r]
+    if len(hungrier) == len(results):
+        return HOLDS, evidence
+    if hungrier:
+        return f"holds only against {', '.join(hungrier)}", evidence
+    if all(r is False for r in results.values()):
+        return FAILS, evidence
+    return INCONCLUSIVE, evidence
+
+
 CLAIMS: list[Claim] = [
     Claim(
         "rnn",
@@ -263,15 +337,22 @@ CLAIMS: list[Claim] = [
         "Can capture long-range dependencies without relying on recurrence",
         lambda ev: _no_recurrence(ev, "transformer"),
     ),
+    Claim(
+        "transformer",
+        "Requires a large amount of data and computing power for training",
+        lambda ev: _data_hungry(ev, "transformer"),
+        on_spans=False,
+    ),
 ]
 
 
 def judge(evidence: Evidence, claims: list[Claim] = CLAIMS) -> list[Verdict]:
     """Every claim whose families were measured, with its verdict and the numbers behind it."""
-    measured = set.intersection(*(set(s) for s in evidence.spans.values()))
+    spans = [set(s) for s in evidence.spans.values()]
+    measured = set.intersection(*spans) if spans else set()
     out = []
     for claim in claims:
-        if not {claim.family, *claim.needs} <= measured:
+        if claim.on_spans and not {claim.family, *claim.needs} <= measured:
             continue
         verdict, text = claim.judge(evidence)
         out.append(Verdict(claim.family, claim.text, verdict, text))

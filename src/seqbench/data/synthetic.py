@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqbench.data.config import SyntheticConfig
-from seqbench.data.subset import subset_index
+from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, write_json
 
@@ -158,6 +158,7 @@ class SyntheticDataModule(L.LightningDataModule):
         batch_size: int,
         seed: int,
         fraction: float = 1.0,
+        train_share: float = 1.0,
     ) -> None:
         super().__init__()
         self.processed_dir = Path(processed_dir)
@@ -166,6 +167,7 @@ class SyntheticDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
         self.fraction = fraction
+        self.train_share = train_share
         self._datasets: dict[str, TensorDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -179,7 +181,7 @@ class SyntheticDataModule(L.LightningDataModule):
                     f"{self.processed_dir / split}.parquet: no example of length {self.length} "
                     f"(prepared lengths: {sorted(int(t) for t in frame['length'].unique())})"
                 )
-            index = subset_index(len(rows), self.fraction, split)
+            index = split_index(len(rows), split, self.fraction, self.train_share, self.seed)
             if index is not None:
                 rows = rows.iloc[index].reset_index(drop=True)
             x, y = lay_out(rows)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seqbench.data.subset import subset_index
+from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 
 TextBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids (B, T), lengths (B,), labels (B,)
@@ -140,7 +140,8 @@ class TextDataModule(L.LightningDataModule):
 
     Training batches are length-bucketed (or plain shuffled with ``bucketing=False``);
     validation and test batches are sorted by length, hence deterministic. ``fraction`` < 1 keeps
-    a fixed seeded subset of every split (smoke runs, tuning).
+    a fixed seeded subset of every split (smoke runs, tuning); ``train_share`` < 1 a share of the
+    training split drawn with ``seed`` (learning curves).
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class TextDataModule(L.LightningDataModule):
         seed: int,
         *,
         fraction: float = 1.0,
+        train_share: float = 1.0,
         eval_batch_size: int | None = None,
         bucketing: bool = True,
         bucket_chunk: int = 50,
@@ -167,6 +169,7 @@ class TextDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
         self.fraction = fraction
+        self.train_share = train_share
         self.bucketing = bucketing
         self.bucket_chunk = bucket_chunk
         self.num_workers = num_workers
@@ -178,7 +181,7 @@ class TextDataModule(L.LightningDataModule):
             from seqbench.data.tokenize import load_encoded
 
             enc = load_encoded(self.data_dir, name)
-            index = subset_index(len(enc.labels), self.fraction, name)
+            index = split_index(len(enc.labels), name, self.fraction, self.train_share, self.seed)
             self.splits[name] = EncodedDataset(
                 np.asarray(enc.ids), np.asarray(enc.offsets), np.asarray(enc.labels), index
             )

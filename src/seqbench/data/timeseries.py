@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqbench.data.config import CsvSeriesConfig, SplitConfig, WindowConfig
-from seqbench.data.subset import subset_index
+from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, read_json, write_json
 
@@ -438,16 +438,19 @@ class ForecastDataModule(L.LightningDataModule):
         seed: int,
         num_workers: int = 0,
         fraction: float = 1.0,
+        train_share: float = 1.0,
     ) -> None:
         super().__init__()
-        if not 0.0 < fraction <= 1.0:
-            raise TimeSeriesDataError(f"fraction: expected a number in (0, 1], got {fraction!r}")
+        for key, value in (("fraction", fraction), ("train_share", train_share)):
+            if not 0.0 < value <= 1.0:
+                raise TimeSeriesDataError(f"{key}: expected a number in (0, 1], got {value!r}")
         self.processed_dir = Path(processed_dir)
         self.cfg = cfg
         self.batch_size = batch_size
         self.seed = seed
         self.num_workers = num_workers
         self.fraction = fraction
+        self.train_share = train_share
         self.input_features = len(cfg.features)
         self.targets = list(cfg.targets)
         self.horizon = cfg.window.horizon
@@ -493,8 +496,9 @@ class ForecastDataModule(L.LightningDataModule):
             )
 
     def _subset(self, starts: np.ndarray, split: str) -> np.ndarray:
-        """A seeded, order-preserving share ``fraction`` of the windows (all when 1.0)."""
-        index = subset_index(len(starts), self.fraction, split)
+        """A seeded, order-preserving share ``fraction`` of the windows (all when 1.0), and of
+        the training windows a share ``train_share`` drawn with the run's seed."""
+        index = split_index(len(starts), split, self.fraction, self.train_share, self.seed)
         return starts if index is None else starts[index]
 
     def dataset(self, split: str) -> WindowDataset:

@@ -20,7 +20,13 @@ from seqbench.report.config import CompareConfig, Reference
 from seqbench.report.latency import measure_latency
 from seqbench.stats import PairedTest
 from seqbench.tasks import Task
-from seqbench.training.outputs import best_seed, load_predictions, mean_std, read_timing
+from seqbench.training.outputs import (
+    best_seed,
+    load_predictions,
+    mean_std,
+    read_metrics,
+    read_timing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +120,6 @@ class TaskComparison:
             {**asdict(r), "latency": {str(k): v for k, v in r.latency.items()}} for r in self.rows
         ]
         return out
-
-
-def read_metrics(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ComparisonError(f"{path}: missing; run the train stage first")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ComparisonError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("seeds"), dict) or not data["seeds"]:
-        raise ComparisonError(f"{path}: expected a 'seeds' mapping of per-seed metrics")
-    return data
 
 
 def read_tuning(path: Path) -> dict[str, Any]:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # annotations only: these modules sit above (training, servin
     from seqbench.training.outputs import SeedModel
     from seqbench.training.run import RunConfig
 
+    RawTexts = tuple[list[str], np.ndarray, np.ndarray]  # texts, labels (N,), row ids (N,)
+
 
 class NonFiniteLossError(SeqbenchError):
     """The training loss became NaN or infinite; training stopped (tuning prunes such trials)."""
@@ -105,8 +107,9 @@ class Task(ABC):
     def input_example(self, batch: tuple[Any, ...]) -> Any:
         """Two network inputs of a validation batch (MLflow signatures of logged networks)."""
 
-    def raw_texts(self, spec: RunConfig) -> dict[str, tuple[list[str], np.ndarray]]:
-        """``{split: (texts, labels)}`` from the prepared splits, for the text baselines."""
+    def raw_texts(self, spec: RunConfig, seed: int = 0) -> dict[str, RawTexts]:
+        """``{split: (texts, labels, row ids)}`` from the prepared splits, for the text
+        baselines."""
         raise SeqbenchError(f"{spec.arch}: a text baseline; {self.name} tasks have no raw texts")
 
     # -- evaluation: saved predictions, paired test, latency -------------------------------

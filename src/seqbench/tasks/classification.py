@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from seqbench.models import ClassificationSpec
     from seqbench.stats import PairedTest
+    from seqbench.tasks.base import RawTexts
     from seqbench.tasks.modules import ClassificationModule
     from seqbench.tasks.predictions import PredictionRecorder
     from seqbench.tasks.predictors import TextPredictor
@@ -39,6 +40,7 @@ class Classification(Task):
             cfg.batch_size,
             seed,
             fraction=cfg.fraction,
+            train_share=cfg.train_share,
             eval_batch_size=cfg.eval_batch_size,
             bucketing=cfg.bucketing,
             bucket_chunk=cfg.bucket_chunk,
@@ -75,16 +77,24 @@ class Classification(Task):
         ids, lengths, _labels = batch
         return ids[:2].cpu(), lengths[:2].cpu()
 
-    def raw_texts(self, spec: RunConfig) -> dict[str, tuple[list[str], np.ndarray]]:
+    def raw_texts(self, spec: RunConfig, seed: int = 0) -> dict[str, RawTexts]:
+        """The prepared reviews of every split, subset as the neural rows' are (``fraction``,
+        and ``train_share`` drawn with ``seed``), with their row numbers in the split."""
         import numpy as np
 
+        from seqbench.data.subset import split_index
         from seqbench.io import load_splits
 
-        frames = load_splits(spec.processed_dir)
-        return {
-            split: (frame["text"].tolist(), frame["label"].to_numpy(dtype=np.int64))
-            for split, frame in frames.items()
-        }
+        out = {}
+        for split, frame in load_splits(spec.processed_dir).items():
+            cfg = spec.train
+            index = split_index(len(frame), split, cfg.fraction, cfg.train_share, seed)
+            if index is None:
+                index = np.arange(len(frame))
+            frame = frame.iloc[index]
+            labels = frame["label"].to_numpy(dtype=np.int64)
+            out[split] = (frame["text"].tolist(), labels, index.astype(np.int64))
+        return out
 
     def recorder(self) -> PredictionRecorder:
         from seqbench.tasks.predictions import PredictionRecorder

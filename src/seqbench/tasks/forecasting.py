@@ -41,6 +41,7 @@ class Forecasting(Task):
             seed,
             num_workers=cfg.num_workers,
             fraction=cfg.fraction,
+            train_share=cfg.train_share,
         )
 
     def model_spec(self, spec: RunConfig, dm: Any) -> ForecastSpec:

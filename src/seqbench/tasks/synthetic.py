@@ -58,7 +58,13 @@ class _OneLength:
         assert spec.task.length is not None
         cfg = spec.train
         return SyntheticDataModule(
-            spec.data_dir, self.name, spec.task.length, cfg.batch_size, seed, cfg.fraction
+            spec.data_dir,
+            self.name,
+            spec.task.length,
+            cfg.batch_size,
+            seed,
+            cfg.fraction,
+            cfg.train_share,
         )
 
 

@@ -43,7 +43,7 @@ def fit_estimator(spec: RunConfig, seed: int, *, evaluate_test: bool = False) ->
 
     baseline = ARCHITECTURES[spec.model.arch].estimator
     assert baseline is not None
-    splits = spec.kind.raw_texts(spec)
+    splits = spec.kind.raw_texts(spec, seed)
     classes = spec.task.num_classes
     start = time.perf_counter()
     vectorizer = baseline.vectorizer(spec.model)
@@ -67,10 +67,10 @@ def fit_estimator(spec: RunConfig, seed: int, *, evaluate_test: bool = False) ->
     train_seconds = time.perf_counter() - start
     test = predictions = None
     if evaluate_test:
-        texts, labels = splits["test"]
+        texts, labels, ids = splits["test"]
         probs = pipeline.predict_proba(texts)  # (N, C)
         test = scores("test", probs, labels, classes)
-        predictions = {"ids": np.arange(len(labels)), "probs": probs, "labels": labels}
+        predictions = {"ids": ids, "probs": probs, "labels": labels}  # ids: rows of the split
     return FitResult(
         best_val=float(best_value),
         monitor=spec.task.monitor,

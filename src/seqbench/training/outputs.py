@@ -40,6 +40,10 @@ class PredictionsError(SeqbenchError):
     """A predictions file is missing or lacks the arrays the comparison needs."""
 
 
+class MetricsError(SeqbenchError):
+    """A train stage's metrics file is missing or malformed."""
+
+
 @dataclass(frozen=True)
 class SeedModel:
     """One trained seed: its files and the run configuration saved beside the weights."""
@@ -225,6 +229,20 @@ def write_seed_outputs(
 def timing_file(metrics_path: str | Path) -> Path:
     """Where the timings of ``metrics/<name>.json`` go: ``metrics/timing/<name>.json``."""
     return Path(metrics_path).parent / TIMING_DIR / Path(metrics_path).name
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A train stage's ``metrics/<task>-<arch>.json``: per-seed metrics with mean and std."""
+    path = Path(path)
+    if not path.is_file():
+        raise MetricsError(f"{path}: missing; run the train stage first")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MetricsError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("seeds"), dict) or not data["seeds"]:
+        raise MetricsError(f"{path}: expected a 'seeds' mapping of per-seed metrics")
+    return data
 
 
 def read_timing(metrics_path: str | Path) -> dict[str, dict[str, float]]:

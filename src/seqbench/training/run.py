@@ -39,7 +39,9 @@ class TrainConfig:
     """Trainer budget, batching and device settings of a run (``train.*`` run keys).
 
     ``patience`` 0 disables early stopping. ``fraction`` < 1 trains, validates and tests on a
-    fixed subset of each split, the same for every seed (smoke runs, tuning). ``precision``
+    fixed subset of each split, the same for every seed (smoke runs, tuning). ``train_share`` < 1
+    then trains on that share of the training split only, drawn with the seed (learning curves;
+    validation and test unchanged). ``precision``
     mixed modes apply on GPUs; CPU runs use ``32-true`` (``bf16-mixed`` is honoured).
     ``threads: auto`` uses one thread per physical core this process may run on.
     ``stop_at`` ends training once a validation metric reaches a goal (the claims lab's
@@ -52,6 +54,7 @@ class TrainConfig:
     batch_size: int = 64
     eval_batch_size: int | None = None
     fraction: float = 1.0
+    train_share: float = 1.0
     bucketing: bool = True
     bucket_chunk: int = 50
     num_workers: int = 0
@@ -67,6 +70,7 @@ class TrainConfig:
         check(self.patience >= 0, "patience", "an integer >= 0 (0 disables)", self.patience)
         check(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
         check(0.0 < self.fraction <= 1.0, "fraction", "a number in (0, 1]", self.fraction)
+        check(0.0 < self.train_share <= 1.0, "train_share", "a number in (0, 1]", self.train_share)
         check(self.bucket_chunk >= 1, "bucket_chunk", "an integer >= 1", self.bucket_chunk)
         check(
             self.threads == "auto" or self.threads >= 1,
