@@ -224,7 +224,7 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
         ]
         for arch in rows:
             c = ev.learning[task][arch]
-            cells = [f"{c.means[s]:.4g} ± {c.stds[s]:.2g}" for s in shares]
+            cells = [f"{c.means[s]:.4g} ± {c.stds.get(s, 0.0):.2g}" for s in shares]
             cost, spread = c.cost()
             seconds = f"{c.seconds:.3g}" if c.seconds else "—"
             lines.append(
