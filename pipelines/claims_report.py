@@ -14,6 +14,7 @@ PARSER = stage.parser(
     ("summaries_dir", "the claims_train summaries (<task>-<family>.json)"),
     ("gradients_dir", "the claims_gradients results (<family>.json)"),
     ("learning_dir", "the claims_learning results (<task>-<arch>.json)"),
+    ("cost_dir", "the claims_cost results (<family>.json)"),
     ("report_file", "output: the markdown report"),
     ("json_file", "output: its JSON twin"),
     ("figures_dir", "output: the figures"),
@@ -37,6 +38,12 @@ def main(args) -> None:
             raise MissingInputError(f"{path}: missing; run claims_gradients@{family}")
         gradients[family] = read_json(path)
     learning: dict = {}
+    cost = {}
+    for family in cfg.families:
+        path = Path(args.cost_dir) / f"{family}.json"
+        if not path.is_file():
+            raise MissingInputError(f"{path}: missing; run claims_cost@{family}")
+        cost[family] = read_json(path)
     learning_cfg = learning_config(params)
     for task, arch in learning_cfg.rows():
         path = Path(args.learning_dir) / f"{task}-{arch}.json"
@@ -45,12 +52,12 @@ def main(args) -> None:
         learning.setdefault(task, {})[arch] = read_json(path)
     report = Path(args.report_file)
     with atomic_path(args.figures_dir) as tmp:
-        paths = figures(cfg, summaries, gradients, tmp, learning)
+        paths = figures(cfg, summaries, gradients, tmp, learning, cost)
         final = Path(args.figures_dir)
         links = {
             name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
         }
-    text, data = render(cfg, summaries, gradients, links, learning, learning_cfg.seeds)
+    text, data = render(cfg, summaries, gradients, links, learning, learning_cfg.seeds, cost)
     with atomic_path(report) as tmp:
         tmp.write_text(text)
     write_json(args.json_file, data)

@@ -363,11 +363,23 @@ def test_the_lab_runs_every_family_and_reports_every_claim(tmp_path):
             if task == "adding":
                 gradients[family] = gradient_probe(params, cfg, family, data, out)
                 assert len(gradients[family]["trained"]["profile"]) == 8
-    text, data = render(cfg, summaries, gradients)
+    from seqbench.claims.cost import SPEC, CostConfig, cost_curve, equal_width
+
+    costs = CostConfig(lengths=[8, 32], tokens=64, repeats=1, width=8, width_length=16)
+    cost = {}
+    for family in cfg.families:
+        sized = sized_model(family, cfg.model, SPEC, cfg.parameters, cfg.tolerance, 32)
+        cost[family] = cost_curve(sized, costs.lengths, costs.tokens, repeats=1)
+        cost[family]["equal_width"] = equal_width(family, cfg.model, costs, torch.device("cpu"))
+    text, data = render(cfg, summaries, gradients, cost=cost)
     for claim in CLAIMS:
         assert claim.text in text
     assert len(data["verdicts"]) == len(CLAIMS)
     assert "| *trivial predictor* |" in text and "Gradient flow" in text
+    assert "## Cost against sequence length (cpu" in text and "| T = 8 | T = 32 |" in text
+    verdicts = {v["claim"]: v["verdict"] for v in data["verdicts"]}
+    assert verdicts["Processes data in parallel rather than sequentially"] == "holds"
+    assert verdicts["Simple structure"] == "holds"
     assert model_spec(claims_run(params, cfg, "copy", "gru", 4, 1e-3, tmp_path)).num_classes == 10
 
 

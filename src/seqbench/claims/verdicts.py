@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Outcome = Literal["solved", "failed", "inconclusive"]
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -96,6 +96,7 @@ class Evidence:
     decay: dict[str, dict[str, float]] = field(default_factory=dict)
     params_at_width: dict[str, int] = field(default_factory=dict)
     learning: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # claims_cost by family
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,183 @@ def _data_hungry(ev: Evidence, arch: str) -> tuple[str, str]:
     return INCONCLUSIVE, evidence
 
 
+RECURRENT = ("rnn", "lstm", "gru")
+MEMORY_GAP = 0.15  # exponents closer than this are the same growth
+
+
+def _cost_missing(ev: Evidence, families: tuple[str, ...]) -> str | None:
+    missing = [f for f in families if f not in ev.cost]
+    return f"no cost measurement of {', '.join(missing)} (claims_cost)" if missing else None
+
+
+def _device(ev: Evidence) -> str:
+    return next(iter(ev.cost.values())).get("device", "cpu")
+
+
+def _points(ev: Evidence, family: str, key: str) -> tuple[list[int], list[float]]:
+    points = ev.cost[family]["points"]
+    return [int(p["length"]) for p in points], [float(p[key]) for p in points]
+
+
+def _width(ev: Evidence, family: str, key: str) -> float:
+    return float(ev.cost[family]["equal_width"][key])
+
+
+def _simple(ev: Evidence) -> tuple[str, str]:
+    """The RNN's structure against the gated families': parameters at one shared width."""
+    params = ev.params_at_width
+    if not all(f in params for f in RECURRENT):
+        return INCONCLUSIVE, "no parameter counts at equal width"
+    ratios = ", ".join(f"{f} {params[f] / params['rnn']:.2f}×" for f in ("gru", "lstm"))
+    evidence = (
+        f"parameters at equal width: rnn {params['rnn']}; {ratios} (one weight block against "
+        "the GRU's 3 and the LSTM's 4)"
+    )
+    return (HOLDS if params["rnn"] < min(params["gru"], params["lstm"]) else FAILS), evidence
+
+
+def _dearer(ev: Evidence, family: str, than: str) -> tuple[str, str]:
+    """``family`` costs more than ``than`` at equal width: FLOPs per sequence and measured step
+    time (on the cost stage's device)."""
+    missing = _cost_missing(ev, (family, than))
+    if missing:
+        return INCONCLUSIVE, missing
+    flops = _width(ev, family, "flops_per_sequence") / _width(ev, than, "flops_per_sequence")
+    time = _width(ev, family, "step_seconds") / _width(ev, than, "step_seconds")
+    width = ev.cost[family]["equal_width"]
+    evidence = (
+        f"at width {width['hidden_size']}, T = {width['length']}: FLOPs {flops:.2f}× {than}'s, "
+        f"step time {time:.2f}× on {_device(ev)}"
+    )
+    if flops > 1 and time > 1:
+        return HOLDS, evidence
+    if flops > 1:
+        return f"holds only in FLOPs (faster per step on {_device(ev)})", evidence
+    return FAILS, evidence
+
+
+def _fewer_parameters(ev: Evidence) -> tuple[str, str]:
+    """The GRU against the LSTM at equal width: parameters, then step time."""
+    missing = _cost_missing(ev, ("gru", "lstm"))
+    if missing:
+        return INCONCLUSIVE, missing
+    params = _width(ev, "gru", "parameters") / _width(ev, "lstm", "parameters")
+    time = _width(ev, "gru", "step_seconds") / _width(ev, "lstm", "step_seconds")
+    device = _device(ev)
+    evidence = (
+        f"at equal width: parameters {params:.2f}× the LSTM's, step time {time:.2f}× on {device}"
+    )
+    if params >= 1:
+        return FAILS, evidence
+    if time < 1:
+        return HOLDS, evidence
+    if device == "cpu":
+        evidence += (
+            " (nn.LSTM runs one fused oneDNN kernel on the CPU, nn.GRU a step-by-step loop; "
+            "cuDNN fuses both on a GPU)"
+        )
+    return "holds only for parameters", evidence
+
+
+def _gating_slower(ev: Evidence) -> tuple[str, str]:
+    missing = _cost_missing(ev, RECURRENT)
+    if missing:
+        return INCONCLUSIVE, missing
+    base = _width(ev, "rnn", "step_seconds")
+    ratios = {f: _width(ev, f, "step_seconds") / base for f in ("lstm", "gru")}
+    evidence = (
+        "step time at equal width against the RNN's: "
+        + ", ".join(f"{f} {r:.2f}×" for f, r in ratios.items())
+        + f" on {_device(ev)}"
+    )
+    slower = [f for f, r in ratios.items() if r > 1]
+    if len(slower) == 2:
+        return HOLDS, evidence
+    return (f"holds only for {slower[0]}" if slower else FAILS), evidence
+
+
+def _parallel(ev: Evidence) -> tuple[str, str]:
+    """Sequential steps of one forward pass against T: constant for attention, growing with T
+    for every recurrent family."""
+    missing = _cost_missing(ev, ("transformer", *RECURRENT))
+    if missing:
+        return INCONCLUSIVE, missing
+    lengths, mine = _points(ev, "transformer", "sequential_steps")
+    others = {f: _points(ev, f, "sequential_steps")[1] for f in RECURRENT}
+    evidence = (
+        f"sequential steps at T = {lengths[0]} → {lengths[-1]}: "
+        f"transformer {mine[0]:g} → {mine[-1]:g}; "
+        + ", ".join(f"{f} {v[0]:g} → {v[-1]:g}" for f, v in others.items())
+    )
+    constant = mine[0] == mine[-1]
+    growing = all(v[-1] > v[0] for v in others.values())
+    return (HOLDS if constant and growing else FAILS), evidence
+
+
+def _faster_training(ev: Evidence) -> tuple[str, str]:
+    """Tokens/s at equal parameters against every recurrent family, at each T, on the device
+    measured: ``holds`` faster everywhere, ``holds only when T ≤ …`` at the short end."""
+    missing = _cost_missing(ev, ("transformer", *RECURRENT))
+    if missing:
+        return INCONCLUSIVE, missing
+    lengths, mine = _points(ev, "transformer", "tokens_per_second")
+    faster = [
+        all(m > _points(ev, f, "tokens_per_second")[1][i] for f in RECURRENT)
+        for i, m in enumerate(mine)
+    ]
+    device = _device(ev)
+    evidence = (
+        f"tokens/s on {device} at T = {lengths[0]}, {lengths[-1]}: "
+        f"transformer {mine[0]:.3g}, {mine[-1]:.3g}; "
+        + ", ".join(
+            f"{f} {v[0]:.3g}, {v[-1]:.3g}"
+            for f in RECURRENT
+            for v in [_points(ev, f, "tokens_per_second")[1]]
+        )
+    )
+    if all(faster):
+        return HOLDS, evidence
+    if not any(faster):
+        return FAILS, evidence
+    upto = [t for t, ok in zip(lengths, faster, strict=True) if ok]
+    if upto == lengths[: len(upto)]:
+        return f"holds only when T ≤ {upto[-1]}", evidence
+    if upto == lengths[-len(upto) :]:
+        return f"holds only when T ≥ {upto[0]}", evidence
+    return f"holds only at T ∈ {{{', '.join(map(str, upto))}}}", evidence
+
+
+def _memory_intensive(ev: Evidence) -> tuple[str, str]:
+    """Bytes saved for backward per sequence: a steeper power of T than every recurrent
+    family's, and the first T from which attention saves more than each."""
+    missing = _cost_missing(ev, ("transformer", *RECURRENT))
+    if missing:
+        return INCONCLUSIVE, missing
+    from seqbench.claims.cost import crossover
+
+    lengths, mine = _points(ev, "transformer", "saved_bytes_per_sequence")
+    exps = {f: float(ev.cost[f]["memory_exponent"]) for f in ("transformer", *RECURRENT)}
+    above = {}
+    for f in RECURRENT:
+        theirs = _points(ev, f, "saved_bytes_per_sequence")[1]
+        above[f] = (
+            "always"
+            if all(m > o for m, o in zip(mine, theirs, strict=True))
+            else crossover(lengths, mine, theirs)
+        )
+    evidence = "memory exponents (saved bytes ∝ T^k): " + ", ".join(
+        f"{f} {k:.2f}" for f, k in exps.items()
+    )
+    evidence += "; attention saves more from " + ", ".join(
+        f"{f}: {'every T' if a == 'always' else 'never' if a is None else f'T = {a}'}"
+        for f, a in above.items()
+    )
+    steeper = all(exps["transformer"] - exps[f] > MEMORY_GAP for f in RECURRENT)
+    if not steeper:
+        return FAILS, evidence
+    return HOLDS, evidence
+
+
 CLAIMS: list[Claim] = [
     Claim(
         "rnn",
@@ -307,6 +485,7 @@ CLAIMS: list[Claim] = [
         needs=("lstm", "gru"),
     ),
     Claim("rnn", "Limited memory span", lambda ev: _limited(ev, "rnn")),
+    Claim("rnn", "Simple structure", _simple, on_spans=False),
     Claim("rnn", "Suitable for tasks with short sequences", lambda ev: _short_sequences(ev, "rnn")),
     Claim(
         "lstm",
@@ -319,6 +498,24 @@ CLAIMS: list[Claim] = [
         "Mitigates the vanishing gradient problem of RNNs",
         lambda ev: _mitigates(ev, "lstm", "rnn"),
         needs=("rnn",),
+    ),
+    Claim(
+        "lstm",
+        "More computationally intensive than RNNs",
+        lambda ev: _dearer(ev, "lstm", "rnn"),
+        on_spans=False,
+    ),
+    Claim(
+        "gru",
+        "Fewer parameters than LSTM, often leading to faster training times",
+        _fewer_parameters,
+        on_spans=False,
+    ),
+    Claim(
+        "gru",
+        "Complexity can lead to longer training times (said of LSTM/GRU gating)",
+        _gating_slower,
+        on_spans=False,
     ),
     Claim(
         "gru",
@@ -336,6 +533,24 @@ CLAIMS: list[Claim] = [
         "transformer",
         "Can capture long-range dependencies without relying on recurrence",
         lambda ev: _no_recurrence(ev, "transformer"),
+    ),
+    Claim(
+        "transformer",
+        "Processes data in parallel rather than sequentially",
+        _parallel,
+        on_spans=False,
+    ),
+    Claim(
+        "transformer",
+        "Highly parallelizable, leading to faster training on suitable hardware",
+        _faster_training,
+        on_spans=False,
+    ),
+    Claim(
+        "transformer",
+        "Can be memory-intensive due to the attention mechanism, especially for long sequences",
+        _memory_intensive,
+        on_spans=False,
     ),
     Claim(
         "transformer",
