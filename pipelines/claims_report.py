@@ -6,7 +6,9 @@ from seqbench import stage
 from seqbench.claims.config import claims_config
 from seqbench.claims.learning import learning_config
 from seqbench.claims.report import figures, render
+from seqbench.claims.variants import variant_verdicts
 from seqbench.io import MissingInputError, atomic_path, read_json, write_json
+from seqbench.report.config import compare_config
 from seqbench.typed import load_params
 
 PARSER = stage.parser(
@@ -15,6 +17,7 @@ PARSER = stage.parser(
     ("gradients_dir", "the claims_gradients results (<family>.json)"),
     ("learning_dir", "the claims_learning results (<task>-<arch>.json)"),
     ("cost_dir", "the claims_cost results (<family>.json)"),
+    ("comparison_file", "the compare stage's JSON (its variant rows and their paired tests)"),
     ("report_file", "output: the markdown report"),
     ("json_file", "output: its JSON twin"),
     ("figures_dir", "output: the figures"),
@@ -44,6 +47,10 @@ def main(args) -> None:
         if not path.is_file():
             raise MissingInputError(f"{path}: missing; run claims_cost@{family}")
         cost[family] = read_json(path)
+    if not Path(args.comparison_file).is_file():
+        raise MissingInputError(f"{args.comparison_file}: missing; run compare")
+    alpha = compare_config(params).alpha
+    variants = variant_verdicts(read_json(args.comparison_file), alpha)
     learning_cfg = learning_config(params)
     for task, arch in learning_cfg.rows():
         path = Path(args.learning_dir) / f"{task}-{arch}.json"
@@ -57,7 +64,9 @@ def main(args) -> None:
         links = {
             name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
         }
-    text, data = render(cfg, summaries, gradients, links, learning, learning_cfg.seeds, cost)
+    text, data = render(
+        cfg, summaries, gradients, links, learning, learning_cfg.seeds, cost, variants, alpha
+    )
     with atomic_path(report) as tmp:
         tmp.write_text(text)
     write_json(args.json_file, data)

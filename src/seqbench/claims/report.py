@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seqbench.claims.config import ClaimsConfig, parameters_at_width
+from seqbench.claims.variants import VariantVerdict, variants_section
 from seqbench.claims.verdicts import Curve, Evidence, judge, memory_span
 from seqbench.data.synthetic import SYMBOLS
 
@@ -89,10 +90,12 @@ def render(
     learning: Learning | None = None,
     learning_seeds: list[int] | None = None,
     cost: dict[str, dict[str, Any]] | None = None,
+    variants: list[VariantVerdict] | None = None,
+    alpha: float = 0.05,
 ) -> tuple[str, dict[str, Any]]:
     """The markdown report and its JSON twin (``learning``: the learning-curve rows by task and
     architecture, retrained with ``learning_seeds``; ``cost``: the claims_cost results by
-    family)."""
+    family; ``variants``: the variant rows' verdicts, at significance level ``alpha``)."""
     ev = evidence(cfg, summaries, gradients, learning, cost)
     verdicts = judge(ev)
     lines = [
@@ -174,6 +177,8 @@ def render(
                 f"{g['trained']['rate']:.3g} | {g['trained']['reach']} |"
             )
     lines += _cost_section(cost or {})
+    if variants is not None:
+        lines += variants_section(variants, alpha)
     lines += _learning_section(ev, learning or {}, learning_seeds or [])
     for name, path in (figures or {}).items():
         lines += ["", f"![{name}]({path})"]
@@ -184,6 +189,7 @@ def render(
         "runs": summaries,
         "learning": learning or {},
         "cost": cost or {},
+        "variants": [v.__dict__ for v in variants or []],
         "gradients": {
             f: {k: v for k, v in g.items() if k not in ("init", "trained")}
             | {s: {"rate": g[s]["rate"], "reach": g[s]["reach"]} for s in ("init", "trained")}

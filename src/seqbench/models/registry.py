@@ -34,6 +34,8 @@ class Architecture:
     ``text_to_text`` entries write the class label as tokens (``models/text2text.py``).
     ``pretrained`` entries wrap a pre-trained Hugging Face encoder in that mode
     (``models/pretrained.py``); the encoder itself is named by the task's ``ClassificationSpec``.
+    A variant names its vanilla architecture ``base`` and what it changes, ``variant`` (the
+    question the claims lab asks of it: does bidirectionality help?).
     """
 
     encoder: type[Encoder] | None
@@ -43,6 +45,7 @@ class Architecture:
     fixed: dict[str, Any] = field(default_factory=dict)
     min_layers: int = 1
     base: str | None = None
+    variant: str | None = None
     forecaster: type[WindowForecaster] | None = None
     estimator: BagOfNgrams | None = None  # a scikit-learn text baseline (no network)
     text_to_text: bool = False
@@ -67,27 +70,37 @@ ARCHITECTURES: dict[str, Architecture] = {
     "rnn": _recurrent("rnn"),
     "lstm": _recurrent("lstm"),
     "gru": _recurrent("gru"),
-    "birnn": _recurrent("rnn", "rnn", fixed={"bidirectional": True}),
-    "bilstm": _recurrent("lstm", "lstm", fixed={"bidirectional": True}),
-    "bigru": _recurrent("gru", "gru", fixed={"bidirectional": True}),
-    "stacked_rnn": _recurrent("rnn", "rnn", min_layers=2),
-    "stacked_lstm": _recurrent("lstm", "lstm", min_layers=2),
-    "stacked_gru": _recurrent("gru", "gru", min_layers=2),
-    "peephole_lstm": _recurrent("peephole_lstm", "lstm"),
+    "birnn": _recurrent("rnn", "rnn", fixed={"bidirectional": True}, variant="bidirectional"),
+    "bilstm": _recurrent("lstm", "lstm", fixed={"bidirectional": True}, variant="bidirectional"),
+    "bigru": _recurrent("gru", "gru", fixed={"bidirectional": True}, variant="bidirectional"),
+    "stacked_rnn": _recurrent("rnn", "rnn", min_layers=2, variant="stacked"),
+    "stacked_lstm": _recurrent("lstm", "lstm", min_layers=2, variant="stacked"),
+    "stacked_gru": _recurrent("gru", "gru", min_layers=2, variant="stacked"),
+    "peephole_lstm": _recurrent("peephole_lstm", "lstm", variant="peepholes"),
     "transformer": Architecture(
         TransformerEncoder, "transformer", ("cls", "mean", "max", "last"), {"causal": False}
     ),
     "transformer_decoder": Architecture(
-        TransformerEncoder, "transformer", ("last", "mean"), {"causal": True}, base="transformer"
+        TransformerEncoder,
+        "transformer",
+        ("last", "mean"),
+        {"causal": True},
+        base="transformer",
+        variant="decoder-only",
     ),
     # "cls" here is a learned decoder query cross-attending to the encoded sequence.
     "transformer_encdec": Architecture(
-        TransformerEncDec, "transformer", ("cls",), base="transformer"
+        TransformerEncDec, "transformer", ("cls",), base="transformer", variant="encoder-decoder"
     ),
     # T5-like: the encoder-decoder generates the label's words ("cls": no pooling, the decoder
     # reads the encoded sequence).
     "transformer_t2t": Architecture(
-        TransformerEncDec, "transformer", ("cls",), base="transformer", text_to_text=True
+        TransformerEncDec,
+        "transformer",
+        ("cls",),
+        base="transformer",
+        text_to_text=True,
+        variant="text-to-text",
     ),
     # Forecasting baselines (Zeng et al. 2023): whole models over the window, no encoder.
     "naive": Architecture(None, "baseline", (), forecaster=Naive),
@@ -99,6 +112,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     # Pre-trained encoders (MiniLM-L6 by default): fine-tuned, a probe on frozen states, and the
     # RoBERTa-LSTM hybrid of Tan et al. 2022 (an LSTM over the token states).
     "minilm": Architecture(None, "pretrained", (), pretrained="finetune"),
-    "minilm_frozen": Architecture(None, "pretrained", (), pretrained="frozen", base="minilm"),
-    "minilm_lstm": Architecture(None, "pretrained", (), pretrained="lstm", base="minilm"),
+    "minilm_frozen": Architecture(
+        None, "pretrained", (), pretrained="frozen", base="minilm", variant="frozen encoder"
+    ),
+    "minilm_lstm": Architecture(
+        None, "pretrained", (), pretrained="lstm", base="minilm", variant="LSTM over its states"
+    ),
 }
