@@ -165,3 +165,19 @@ def test_the_cost_verdicts_of_hand_made_measurements() -> None:
     assert cost_verdicts(flat)["Highly parallelizable"][0] == "holds"
     missing = cost_verdicts({})
     assert missing["Processes data in parallel rather than sequentially"][0] == "inconclusive"
+
+
+def test_the_cost_section_names_the_crossovers_and_the_device() -> None:
+    from seqbench.claims.report import _cost_section
+
+    linear = [1000 * t for t in (32, 64, 128, 256)]
+    cost = {
+        "rnn": fake_cost("rnn", [0.01, 0.02, 0.04, 0.08], linear, 0.010),
+        "transformer": fake_cost(
+            "transformer", [0.002, 0.01, 0.09, 0.5], [80 * t * t for t in (32, 64, 128, 256)], 0.01
+        ),
+    }
+    text = "\n".join(_cost_section(cost))
+    assert "## Cost against sequence length (cpu" in text
+    assert "- against rnn: step time: dearer from T = 128; memory: dearer at every T" in text
+    assert "| rnn | 1000 | 10 | 20 | 40 | 80 | 1.00 |" in text  # step ms and the power of T

@@ -199,6 +199,22 @@ def render(
     return "\n".join(lines) + "\n", data
 
 
+def _crossing(lengths: list[int], mine: list[float], theirs: list[float]) -> str:
+    """Where ``mine`` (the Transformer's) becomes and stays dearer or cheaper than ``theirs``."""
+    from seqbench.claims.cost import crossover
+
+    if all(a > b for a, b in zip(mine, theirs, strict=True)):
+        return "dearer at every T"
+    if all(a <= b for a, b in zip(mine, theirs, strict=True)):
+        return "cheaper or equal at every T"
+    dearer, cheaper = crossover(lengths, mine, theirs), crossover(lengths, theirs, mine)
+    if dearer is not None:
+        return f"dearer from T = {dearer}"
+    if cheaper is not None:
+        return f"cheaper from T = {cheaper}"
+    return "crosses back and forth (no stable crossover)"
+
+
 def _cost_section(cost: dict[str, dict[str, Any]]) -> list[str]:
     """Step time, tokens/s and saved bytes against T per family, and the equal-width table."""
     if not cost:
@@ -251,6 +267,21 @@ def _cost_section(cost: dict[str, dict[str, Any]]) -> list[str]:
         )
         + f" (T = {lengths[0]} → {lengths[-1]}).",
     ]
+    if "transformer" in cost:
+        lines += ["", "Where the Transformer's cost crosses each recurrent family's:", ""]
+        mine = cost["transformer"]["points"]
+        for family, c in cost.items():
+            if family == "transformer":
+                continue
+            parts = []
+            for key, what in (
+                ("step_seconds", "step time"),
+                ("saved_bytes_per_sequence", "memory"),
+            ):
+                a = [p[key] for p in mine]
+                b = [p[key] for p in c["points"]]
+                parts.append(f"{what}: {_crossing(lengths, a, b)}")
+            lines.append(f"- against {family}: " + "; ".join(parts))
     width = first["equal_width"]
     lines += [
         "",
@@ -265,6 +296,13 @@ def _cost_section(cost: dict[str, dict[str, Any]]) -> list[str]:
             f"| {family} | {w['parameters']} | {w['flops_per_sequence']:.3g} | "
             f"{w['step_seconds'] * 1e3:.3g} |"
         )
+    lines += [
+        "",
+        "A recurrent layer of input size i and width h has g·(h·(i + h) + 2h) parameters "
+        "(PyTorch keeps two bias vectors), g = 1 for the RNN, 3 for the GRU's gates and 4 for "
+        "the LSTM's: the GRU has 3/4 of the LSTM's recurrent parameters and FLOPs at any width; "
+        "the counts above add the input adapter and the head.",
+    ]
     return lines
 
 
