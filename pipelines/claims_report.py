@@ -4,6 +4,7 @@ from pathlib import Path
 
 from seqbench import stage
 from seqbench.claims.config import claims_config
+from seqbench.claims.convergence import task_times
 from seqbench.claims.learning import learning_config
 from seqbench.claims.report import figures, render
 from seqbench.claims.variants import variant_verdicts
@@ -18,6 +19,8 @@ PARSER = stage.parser(
     ("learning_dir", "the claims_learning results (<task>-<arch>.json)"),
     ("cost_dir", "the claims_cost results (<family>.json)"),
     ("comparison_file", "the compare stage's JSON (its variant rows and their paired tests)"),
+    ("curves_dir", "the train stages' per-epoch curves (<task>-<arch>.csv)"),
+    ("metrics_dir", "the train stages' metrics, with their timings under timing/"),
     ("report_file", "output: the markdown report"),
     ("json_file", "output: its JSON twin"),
     ("figures_dir", "output: the figures"),
@@ -51,6 +54,7 @@ def main(args) -> None:
         raise MissingInputError(f"{args.comparison_file}: missing; run compare")
     alpha = compare_config(params).alpha
     variants = variant_verdicts(read_json(args.comparison_file), alpha)
+    convergence = task_times(params, cfg.families, args.curves_dir, args.metrics_dir)
     learning_cfg = learning_config(params)
     for task, arch in learning_cfg.rows():
         path = Path(args.learning_dir) / f"{task}-{arch}.json"
@@ -65,7 +69,16 @@ def main(args) -> None:
             name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
         }
     text, data = render(
-        cfg, summaries, gradients, links, learning, learning_cfg.seeds, cost, variants, alpha
+        cfg,
+        summaries,
+        gradients,
+        links,
+        learning,
+        learning_cfg.seeds,
+        cost,
+        variants,
+        alpha,
+        convergence,
     )
     with atomic_path(report) as tmp:
         tmp.write_text(text)

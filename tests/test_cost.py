@@ -181,3 +181,29 @@ def test_the_cost_section_names_the_crossovers_and_the_device() -> None:
     assert "## Cost against sequence length (cpu" in text
     assert "- against rnn: step time: dearer from T = 128; memory: dearer at every T" in text
     assert "| rnn | 1000 | 10 | 20 | 40 | 80 | 1.00 |" in text  # step ms and the power of T
+
+
+def test_the_gru_training_time_claim_reads_the_real_tasks_time_to_target() -> None:
+    from seqbench.claims.convergence import TimeToTarget
+    from seqbench.claims.verdicts import Evidence, judge
+
+    linear = [1000 * t for t in (32, 64, 128, 256)]
+    cost = {
+        "gru": fake_cost("gru", [0.02] * 4, linear, 0.020),
+        "lstm": fake_cost("lstm", [0.01] * 4, linear, 0.008),
+    }
+
+    def verdict(gru_seconds: dict[str, float]) -> tuple[str, str]:
+        conv = {
+            t: TimeToTarget(t, "val/mae", "min", 7.5, {"gru": s, "lstm": 10.0}, {})
+            for t, s in gru_seconds.items()
+        }
+        ev = Evidence(spans={}, params_at_width={}, cost=cost, convergence=conv)
+        found = [v for v in judge(ev) if v.claim.startswith("Fewer parameters")]
+        return found[0].verdict, found[0].evidence
+
+    assert verdict({"pems": 5.0, "etth1": 8.0})[0] == "holds"
+    found, evidence = verdict({"pems": 5.0, "etth1": 12.0})
+    assert found == "holds only on pems" and "etth1: time to val/mae 7.5 gru 12 s" in evidence
+    assert verdict({"pems": 15.0})[0] == "holds only for parameters"
+    assert verdict({})[0] == "holds only for parameters"  # the step time at equal width: 2.5×
