@@ -207,6 +207,18 @@ def render(
     return "\n".join(lines) + "\n", data
 
 
+def _per_length(
+    cost: dict[str, dict[str, Any]], cell: Any, exponent: str | None = None
+) -> list[str]:
+    """One table row per family: ``cell(point)`` at each T, then the fitted power of T."""
+    rows = []
+    for family, c in cost.items():
+        power = f"{c[exponent]:.2f}" if exponent else "—"
+        cells = " | ".join(cell(p) for p in c["points"])
+        rows.append(f"| {family} | {c['parameters']} | {cells} | {power} |")
+    return rows
+
+
 def _crossing(lengths: list[int], mine: list[float], theirs: list[float]) -> str:
     """Where ``mine`` (the Transformer's) becomes and stays dearer or cheaper than ``theirs``."""
     from seqbench.claims.cost import crossover
@@ -246,26 +258,14 @@ def _cost_section(cost: dict[str, dict[str, Any]]) -> list[str]:
         header,
         rule,
     ]
-    for family, c in cost.items():
-        cells = [f"{p['step_seconds'] * 1e3:.3g}" for p in c["points"]]
-        lines.append(
-            f"| {family} | {c['parameters']} | "
-            + " | ".join(cells)
-            + f" | {c['time_exponent']:.2f} |"
-        )
+    lines += _per_length(cost, lambda p: f"{p['step_seconds'] * 1e3:.3g}", "time_exponent")
     lines += ["", "Bytes saved for backward per sequence (KiB):", "", header, rule]
-    for family, c in cost.items():
-        cells = [f"{p['saved_bytes_per_sequence'] / 1024:.4g}" for p in c["points"]]
-        lines.append(
-            f"| {family} | {c['parameters']} | "
-            + " | ".join(cells)
-            + f" | {c['memory_exponent']:.2f} |"
-        )
+    lines += _per_length(
+        cost, lambda p: f"{p['saved_bytes_per_sequence'] / 1024:.4g}", "memory_exponent"
+    )
     if any(p.get("cuda_peak_bytes") for c in cost.values() for p in c["points"]):
         lines += ["", "CUDA peak allocation per sequence (KiB):", "", header, rule]
-        for family, c in cost.items():
-            cells = [f"{(p.get('cuda_peak_bytes') or 0) / 1024:.4g}" for p in c["points"]]
-            lines.append(f"| {family} | {c['parameters']} | " + " | ".join(cells) + " | — |")
+        lines += _per_length(cost, lambda p: f"{(p.get('cuda_peak_bytes') or 0) / 1024:.4g}")
     lines += [
         "",
         "Sequential steps of one forward pass: "
