@@ -133,7 +133,9 @@ def test_a_learning_curve_retrains_on_shares_and_reports_them(tmp_path_factory) 
         assert summary["shares"]["1"]["seeds"] == full["seeds"]  # the main run, not retrained
         learning["imdb"][arch] = summary
     gru = learning["imdb"]["gru"]["shares"]
-    assert gru["0.25"]["seeds"]["s0"]["epochs"] >= 1
+    # equal optimizer steps: a quarter of the data trains 2 / 0.25 epochs (no early stopping)
+    assert gru["0.25"]["max_epochs"] == 8 and gru["1"]["max_epochs"] == 2
+    assert gru["0.25"]["seeds"]["s0"]["epochs"] == 8
     assert gru["0.25"]["seeds"]["s0"] != gru["1"]["seeds"]["s0"]  # trained on less data
     curves = {a: report_curve(s) for a, s in learning["imdb"].items()}
     lines = learning_section(Evidence(spans={}, learning={"imdb": curves}), learning, cfg.seeds)
@@ -141,6 +143,7 @@ def test_a_learning_curve_retrains_on_shares_and_reports_them(tmp_path_factory) 
     low, high = (gru[s]["mean"]["test/acc"] for s in ("0.25", "1"))
     assert len(rows) == 1 and f"| {low:.4g} ± " in rows[0] and f"| {high:.4g} ± " in rows[0]
     assert "(seeds 0, 1;" in "\n".join(lines)
+    assert "equal optimizer steps" in "\n".join(lines) and "share 0.25: 8" in "\n".join(lines)
     verdicts = {v.claim: v for v in judge(Evidence(spans={}, learning={"imdb": curves}))}
     assert verdicts[CLAIM].verdict in ("holds", "does not hold", "inconclusive") or verdicts[
         CLAIM

@@ -8,10 +8,11 @@ seed; validation and test never change), and the full-data point is the main com
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from seqbench.data.kinds import task_architectures, train_tasks
 from seqbench.models import ARCHITECTURES
@@ -24,12 +25,16 @@ from seqbench.typed import ConfigError, build, check, section
 class LearningConfig:
     """``learning``: the rows (``tasks`` × ``architectures``, each trained by the main
     comparison) retrained on each share of ``shares`` of their training split, once per seed of
-    ``seeds``. Empty ``tasks`` measures nothing."""
+    ``seeds``. Empty ``tasks`` measures nothing. ``budget: steps`` gives every share the
+    optimizer steps of the full run (``max_epochs`` / share epochs, early stopping as
+    configured), so a small share is not also a short training; ``epochs`` keeps the row's
+    epochs."""
 
     tasks: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
     shares: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5])
     seeds: list[int] = field(default_factory=lambda: [0, 1])
+    budget: Literal["steps", "epochs"] = "steps"
 
     def __post_init__(self) -> None:
         check(
@@ -92,6 +97,7 @@ def learning_curve(
     overrides = dict(overrides or {})
     base = resolve_run(params, task, arch, overrides, data_dir=data_dir)
     out: dict[str, Any] = {
+        "budget": cfg.budget,
         "task": task,
         "arch": arch,
         "family": ARCHITECTURES[arch].family,
@@ -101,9 +107,10 @@ def learning_curve(
         "shares": {},
     }
     for share in cfg.shares:
-        spec = resolve_run(
-            params, task, arch, {**overrides, "train.train_share": share}, data_dir=data_dir
-        )
+        settings = {**overrides, "train.train_share": share}
+        if cfg.budget == "steps":
+            settings["train.max_epochs"] = math.ceil(base.train.max_epochs / share)
+        spec = resolve_run(params, task, arch, settings, data_dir=data_dir)
         spec = replace(spec, seeds=tuple(cfg.seeds))
         with tempfile.TemporaryDirectory(prefix="seqbench-learning-") as tmp:
             metrics = Path(tmp) / "metrics.json"
@@ -121,9 +128,15 @@ def learning_curve(
                 "learning curves of the main comparison's rows on shares of their training data.",
             )
             timing = read_timing(metrics)
-        out["shares"][f"{share:g}"] = _point(written["seeds"], timing)
+        out["shares"][f"{share:g}"] = {
+            **_point(written["seeds"], timing),
+            "max_epochs": spec.train.max_epochs,
+        }
     full = read_metrics(full_metrics)
-    out["shares"]["1"] = _point(full["seeds"], read_timing(full_metrics))
+    out["shares"]["1"] = {
+        **_point(full["seeds"], read_timing(full_metrics)),
+        "max_epochs": base.train.max_epochs,
+    }
     return out
 
 

@@ -342,6 +342,20 @@ def _convergence_section(convergence: dict[str, TimeToTarget]) -> list[str]:
     return lines
 
 
+def _budget_text(learning: Learning) -> str:
+    """How many epochs each share trained (the steps budget scales them by 1 / share)."""
+    first = next(iter(next(iter(learning.values())).values()))
+    epochs = ", ".join(
+        f"share {s}: {p['max_epochs']}" for s, p in first["shares"].items() if "max_epochs" in p
+    )
+    if first.get("budget") == "steps":
+        return (
+            "Budget: equal optimizer steps, each share training max_epochs / share epochs with "
+            f"the row's early stopping (first row: {epochs})."
+        )
+    return f"Budget: the row's own epochs at every share (first row: {epochs})."
+
+
 def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> list[str]:
     """The learning-curve table of each real task: mean ± std of the primary metric over seeds
     at each share of the training split, and what the smallest share costs."""
@@ -362,6 +376,8 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
         f"(seeds {', '.join(map(str, seeds))}; validation and test unchanged); the share 1 column "
         "is the main comparison's run. Cells: mean ± std of the test metric over seeds. "
         "*Cost*: what the smallest share loses against all of the data (positive: worse).",
+        "",
+        _budget_text(learning),
     ]
     for task, rows in learning.items():
         first = next(iter(rows.values()))
