@@ -66,8 +66,12 @@ def test_the_text_rows_and_the_baselines_read_the_same_examples(tmp_path_factory
     assert len(texts["train"][0]) == round(0.5 * round(0.5 * full))
 
 
-def curve(arch: str, family: str, low: float, full: float, std: float = 0.01) -> Curve:
-    return Curve(arch, family, "test/acc", {0.1: low, 1.0: full}, {0.1: std, 1.0: std}, True, 9.0)
+def curve(
+    arch: str, family: str, low: float, full: float, std: float = 0.01, seeds: int = 2
+) -> Curve:
+    points = {0.1: seeds, 1.0: seeds}
+    stds = {0.1: std, 1.0: std}
+    return Curve(arch, family, "test/acc", {0.1: low, 1.0: full}, stds, True, 9.0, points)
 
 
 def verdict(learning: dict) -> tuple[str, str]:
@@ -91,6 +95,9 @@ def test_the_data_hunger_verdict_compares_the_cost_of_the_smallest_share() -> No
     thrifty = curve("transformer", "transformer", 0.84, 0.85)
     assert verdict({"imdb": {"transformer": thrifty, "lstm": lstm}})[0] == "does not hold"
     assert verdict({"imdb": {"transformer": hungry}})[0] == "inconclusive"
+    one_seed = curve("minilm_frozen", "pretrained", 0.78, 0.82, std=0.0, seeds=1)
+    found, evidence = verdict({"imdb": {"transformer": hungry, "minilm_frozen": one_seed}})
+    assert found == "inconclusive" and "fewer than 2 seeds" in evidence  # no spread, no verdict
     found, evidence = verdict({})
     assert found == "inconclusive" and "learning" in evidence
     mae = Curve("transformer", "transformer", "test/mae", {0.1: 9.0, 1.0: 7.0}, {}, False)

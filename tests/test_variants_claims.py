@@ -14,16 +14,31 @@ def test_every_variant_names_its_base_and_what_it_changes() -> None:
 
 
 def test_a_variant_helps_or_hurts_only_when_the_paired_test_says_so() -> None:
-    assert judge_variant(+0.01, 0.001, higher=True, alpha=0.05) == "helps"
-    assert judge_variant(+0.01, 0.001, higher=False, alpha=0.05) == "hurts"  # a larger error
-    assert judge_variant(-0.3, 0.001, higher=False, alpha=0.05) == "helps"
-    assert judge_variant(+0.3, 0.2, higher=True, alpha=0.05) == "no significant difference"
-    assert judge_variant(+0.3, 0.04, higher=True, alpha=0.01) == "no significant difference"
+    variant_right = {"p_value": 0.001, "method": "chi-square (cc)", "detail": "b=30 c=5"}
+    vanilla_right = {"p_value": 0.001, "method": "chi-square (cc)", "detail": "b=5 c=30"}
+    lower_loss = {"p_value": 0.001, "method": "Diebold-Mariano (HLN)", "statistic": -3.0}
+    higher_loss = {"p_value": 0.001, "method": "Diebold-Mariano (HLN)", "statistic": 3.0}
+    assert judge_variant(+0.01, variant_right, higher=True, alpha=0.05) == "helps"
+    assert judge_variant(-0.01, vanilla_right, higher=True, alpha=0.05) == "hurts"
+    assert judge_variant(-0.3, lower_loss, higher=False, alpha=0.05) == "helps"
+    assert judge_variant(+0.3, higher_loss, higher=False, alpha=0.05) == "hurts"  # more error
+    # the means say better, the best seeds' test says worse: no verdict either way
+    assert judge_variant(+0.01, vanilla_right, higher=True, alpha=0.05).startswith(
+        "no consistent difference"
+    )
+    weak = {**variant_right, "p_value": 0.2}
+    assert judge_variant(+0.3, weak, higher=True, alpha=0.05) == "no significant difference"
+    assert judge_variant(+0.3, {**weak, "p_value": 0.04}, higher=True, alpha=0.01) == (
+        "no significant difference"
+    )
     assert judge_variant(+0.3, None, higher=True, alpha=0.05).startswith("untested")
 
 
 def variant(arch: str, base: str, delta: float, p: float | None) -> dict:
-    test = None if p is None else {"p_value": p, "method": "Diebold-Mariano", "statistic": 2.0}
+    statistic = 2.0 if delta > 0 else -2.0  # the test agrees with the means (error: lower wins)
+    test = (
+        None if p is None else {"p_value": p, "method": "Diebold-Mariano", "statistic": statistic}
+    )
     return {
         "arch": arch,
         "base": base,

@@ -109,7 +109,7 @@ def learning_curve(
     for share in cfg.shares:
         settings = {**overrides, "train.train_share": share}
         if cfg.budget == "steps":
-            settings["train.max_epochs"] = math.ceil(base.train.max_epochs / share)
+            settings["train.max_epochs"] = math.ceil(base.train.max_epochs / share - 1e-9)
         spec = resolve_run(params, task, arch, settings, data_dir=data_dir)
         spec = replace(spec, seeds=tuple(cfg.seeds))
         with tempfile.TemporaryDirectory(prefix="seqbench-learning-") as tmp:

@@ -5,6 +5,7 @@ it, the outcome of every run, the gradient-flow rates, the learning curves, and 
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def curve(summary: dict[str, Any]) -> Curve:
         stds={s: float(p["std"].get(metric, 0.0)) for s, p in points.items()},
         higher=summary["mode"] == "max",
         seconds=points[1.0].get("train_seconds"),
+        seeds={s: len(p["seeds"]) for s, p in points.items()},
     )
 
 
@@ -197,7 +199,7 @@ def render(
         "learning": learning or {},
         "cost": cost or {},
         "variants": [v.__dict__ for v in variants or []],
-        "time_to_target": {t: c.__dict__ for t, c in (convergence or {}).items()},
+        "time_to_target": {t: _finite(c.__dict__) for t, c in (convergence or {}).items()},
         "gradients": {
             f: {k: v for k, v in g.items() if k not in ("init", "trained")}
             | {s: {"rate": g[s]["rate"], "reach": g[s]["reach"]} for s in ("init", "trained")}
@@ -205,6 +207,15 @@ def render(
         },
     }
     return "\n".join(lines) + "\n", data
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every infinite float as None (JSON has no infinity)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _per_length(
@@ -374,7 +385,8 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
         "",
         "Each row retrained with its tuned settings on nested seeded shares of its training split "
         f"(seeds {', '.join(map(str, seeds))}; validation and test unchanged); the share 1 column "
-        "is the main comparison's run. Cells: mean ± std of the test metric over seeds. "
+        "is the main comparison's run. Cells: mean ± std of the test metric over seeds "
+        "(their number). "
         "*Cost*: what the smallest share loses against all of the data (positive: worse).",
         "",
         _budget_text(learning),
@@ -398,7 +410,9 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
         ]
         for arch in rows:
             c = ev.learning[task][arch]
-            cells = [f"{c.means[s]:.4g} ± {c.stds.get(s, 0.0):.2g}" for s in shares]
+            cells = [
+                f"{c.means[s]:.4g} ± {c.stds.get(s, 0.0):.2g} ({c.seeds.get(s, 0)})" for s in shares
+            ]
             cost, spread = c.cost()
             seconds = f"{c.seconds:.3g}" if c.seconds else "—"
             lines.append(

@@ -4,6 +4,8 @@ the variant against its vanilla architecture (``reports/comparison.json``), with
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +39,31 @@ class VariantVerdict:
     verdict: str
 
 
-def judge_variant(delta: float, p_value: float | None, higher: bool, alpha: float) -> str:
-    """``helps`` or ``hurts`` when the paired test rejects equality at ``alpha`` (by the sign of
-    the difference in the metric's better direction), else ``no significant difference``."""
-    if p_value is None:
+def favours_variant(test: dict[str, Any]) -> bool | None:
+    """Which side the paired test (variant = A, vanilla = B) found better: McNemar's discordant
+    counts (``b``: only A right) or the sign of the Diebold-Mariano statistic (negative: A has
+    the smaller loss); None when it cannot tell."""
+    found = re.search(r"b=(\d+) c=(\d+)", test.get("detail") or "")
+    if found:
+        b, c = int(found[1]), int(found[2])
+        return None if b == c else b > c
+    if str(test.get("method", "")).startswith("Diebold"):
+        statistic = float(test.get("statistic", 0.0))
+        return None if statistic == 0 or math.isnan(statistic) else statistic < 0
+    return None
+
+
+def judge_variant(delta: float, test: dict[str, Any] | None, higher: bool, alpha: float) -> str:
+    """``helps`` or ``hurts`` when the paired test of the best-validation seeds rejects equality
+    at ``alpha`` and the side it favours agrees with the difference of the means over seeds;
+    ``no consistent difference`` when they disagree; else ``no significant difference``."""
+    if not test or test.get("p_value") is None:
         return "untested (no paired test)"
-    if p_value >= alpha:
+    if test["p_value"] >= alpha or not math.isfinite(delta):
         return "no significant difference"
     better = delta > 0 if higher else delta < 0
+    if favours_variant(test) != better:
+        return "no consistent difference (the best seeds' test and the means disagree)"
     return "helps" if better else "hurts"
 
 
@@ -70,7 +89,7 @@ def variant_verdicts(comparison: dict[str, Any], alpha: float) -> list[VariantVe
                     method=test.get("method", ""),
                     parameters_ratio=v.get("parameters_ratio"),
                     seconds_ratio=v.get("seconds_ratio"),
-                    verdict=judge_variant(float(v["delta"]), p_value, higher, alpha),
+                    verdict=judge_variant(float(v["delta"]), v.get("test"), higher, alpha),
                 )
             )
     return out

@@ -72,10 +72,16 @@ class Curve:
     stds: dict[float, float]
     higher: bool
     seconds: float | None = None
+    seeds: dict[float, int] = field(default_factory=dict)  # seeds behind each point
 
     @property
     def smallest(self) -> float:
         return min(self.means)
+
+    @property
+    def spread_known(self) -> bool:
+        """Both points of :meth:`cost` rest on at least two seeds (else its std says nothing)."""
+        return all(self.seeds.get(s, 0) >= 2 for s in (self.smallest, 1.0))
 
     def cost(self) -> tuple[float, float]:
         """What training on the smallest share costs against full data, in the metric's units
@@ -280,16 +286,18 @@ def _data_hungry(ev: Evidence, arch: str) -> tuple[str, str]:
             costs.append(f"{other} ({curve.family}) {cost:+.3g} ± {spread:.2g}{seconds}")
             if other != arch:
                 gap, both = mine - cost, math.hypot(noise, spread)
-                results[f"{other} on {task}"] = (
-                    True if gap > both else False if gap < -both else None
-                )
+                known = curves[arch].spread_known and curve.spread_known
+                decided = True if gap > both else False if gap < -both else None
+                results[f"{other} on {task}"] = decided if known else None
         metric = curves[arch].metric
         parts.append(
             f"{task}, {metric} lost from all to {low:g} of the training data: " + "; ".join(costs)
         )
     if not results:
         return INCONCLUSIVE, f"no learning curves of {arch} beside another row (learning.*)"
-    evidence = " | ".join(parts)
+    evidence = " — ".join(parts)  # a markdown table cell: no '|'
+    if any(not c.spread_known for curves in ev.learning.values() for c in curves.values()):
+        evidence += " (a point on fewer than 2 seeds decides nothing)"
     hungrier = [k for k, r in results.items() if r]
     if len(hungrier) == len(results):
         return HOLDS, evidence
