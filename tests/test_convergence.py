@@ -36,10 +36,17 @@ def test_the_target_is_the_worst_best_mean_and_times_count_epochs_from_one(tmp_p
     assert found is not None and found.target == pytest.approx(8.0)
     assert found.epochs == {"lstm": 2.0, "gru": pytest.approx(2.5)}  # epoch 1 (→2) and 2 (→3)
     assert found.seconds == {"lstm": pytest.approx((2 * 2.0 + 2 * 4.0) / 2), "gru": 2.5}
+    assert found.reached == {"lstm": (2, 2), "gru": (2, 2)}
     three = time_to_target(
         "pems", ["lstm", "gru", "rnn"], "val/mae", "min", tmp_path / "curves", tmp_path / "metrics"
     )
     assert three.target == pytest.approx(9.9)  # ... so the common target is its best
     assert math.isfinite(three.seconds["rnn"]) and three.epochs["rnn"] == 1.0
+    write_row(tmp_path, "gru", {0: [8.5, 7.9, 7.0], 1: [10.0, 10.0, 10.0]}, {0: 1.0, 1: 1.0})
+    one_of_two = time_to_target(
+        "pems", ["lstm", "gru"], "val/mae", "min", tmp_path / "curves", tmp_path / "metrics"
+    )
+    assert one_of_two.target == pytest.approx(8.5)  # gru's mean curve now bottoms at 8.5
+    assert one_of_two.reached["gru"] == (1, 2) and one_of_two.epochs["gru"] == 1.0
     none = time_to_target("pems", ["lstm"], "val/mae", "min", tmp_path / "curves", tmp_path)
     assert none is None  # one row: nothing to compare

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ class TimeToTarget:
     target: float
     seconds: dict[str, float]
     epochs: dict[str, float]
+    reached: dict[str, tuple[int, int]] = field(default_factory=dict)  # seeds that did, of all
 
 
 def _best(values: pd.Series, mode: str) -> float:
@@ -61,7 +62,7 @@ def time_to_target(
     # the best epoch of the mean curve over seeds: a level every seed's average reaches
     bests = {a: _best(f.groupby("epoch")[monitor].mean().dropna(), mode) for a, f in curves.items()}
     target = min(bests.values()) if mode == "max" else max(bests.values())
-    seconds, epochs = {}, {}
+    seconds, epochs, reached = {}, {}, {}
     for arch, frame in curves.items():
         timing = read_timing(Path(metrics_dir) / f"{task}-{arch}.json")
         if not timing:  # no wall-clock record: no time to report
@@ -75,9 +76,10 @@ def time_to_target(
             first = int(hit["epoch"].min()) + 1  # epochs counted from 0
             per_seed_e.append(float(first))
             per_seed_s.append(first * float(spe))
+        reached[arch] = (len(per_seed_s), int(frame["seed"].nunique()))
         seconds[arch] = statistics.fmean(per_seed_s) if per_seed_s else math.inf
         epochs[arch] = statistics.fmean(per_seed_e) if per_seed_e else math.inf
-    return TimeToTarget(task, monitor, mode, target, seconds, epochs)
+    return TimeToTarget(task, monitor, mode, target, seconds, epochs, reached)
 
 
 def task_times(

@@ -325,6 +325,11 @@ def _cost_section(cost: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _seeds(c: TimeToTarget, arch: str) -> str:
+    done, of = c.reached.get(arch, (0, 0))
+    return f"{done}/{of} seeds"
+
+
 def _convergence_section(convergence: dict[str, TimeToTarget]) -> list[str]:
     """Per real task, each family's wall-clock time to the common validation target."""
     if not convergence:
@@ -335,8 +340,8 @@ def _convergence_section(convergence: dict[str, TimeToTarget]) -> list[str]:
         "",
         "Training seconds (mean over seeds: epochs counted from 1 × that seed's seconds per "
         "epoch) until the validation metric first reaches the worst family's best value, so that "
-        "every family reaches it; seeds that never do are left out, and a family none of whose "
-        "seeds does shows ∞.",
+        "every family reaches it; the seeds that reached it of all are in brackets (the others "
+        "are left out of the mean), and a family none of whose seeds does shows ∞.",
         "",
     ]
     families = list(dict.fromkeys(a for c in convergence.values() for a in c.seconds))
@@ -346,7 +351,9 @@ def _convergence_section(convergence: dict[str, TimeToTarget]) -> list[str]:
     ]
     for task, c in convergence.items():
         cells = [
-            f"{c.seconds[a]:.3g} s ({c.epochs[a]:.3g} ep)" if a in c.seconds else "—"
+            f"{c.seconds[a]:.3g} s ({c.epochs[a]:.3g} ep, {_seeds(c, a)})"
+            if a in c.seconds
+            else "—"
             for a in families
         ]
         lines.append(f"| {task} | {c.monitor} {c.target:.4g} | " + " | ".join(cells) + " |")
