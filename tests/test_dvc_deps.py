@@ -187,3 +187,17 @@ def test_learning_curve_plots_draw_one_line_per_seed_beside_the_monitored_metric
     assert content["facet"]["column"]["field"] == "curve"
     (row,) = content["data"]["values"]
     assert row["monitor"] == "val/acc" and row["val/acc"] == "0.6" and row["seed"] == "0"
+
+
+@pytest.mark.parametrize("name", sorted(stages(ROOT / "dvc.yaml")))
+def test_every_param_a_stage_names_is_in_params_yaml(name):
+    """DVC refuses a stage whose ``params`` entry is missing from params.yaml (a dataclass
+    default is not enough): every plain dotted key must be written there."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for entry in stage_body(stages(ROOT / "dvc.yaml")[name]).get("params", []):
+        if not isinstance(entry, str) or "${" in entry:
+            continue  # a templated key (train.${item.task}) is checked by DVC per item
+        node = params
+        for part in entry.split("."):
+            assert isinstance(node, dict) and part in node, f"{name}: params.yaml has no {entry}"
+            node = node[part]
