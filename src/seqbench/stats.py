@@ -1,8 +1,12 @@
-"""Paired significance tests: McNemar (classifiers) and Diebold-Mariano (forecasters)."""
+"""Paired significance tests: McNemar (classifiers) and Diebold-Mariano (forecasters); the
+median wall time every timing in seqbench reports."""
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,3 +87,20 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int = 1) ->
     statistic *= correction
     p = 2.0 * stats.t.sf(abs(statistic), df=n - 1) if math.isfinite(statistic) else 0.0
     return PairedTest(float(statistic), float(min(1.0, p)), "Diebold-Mariano (HLN)", n, f"h={h}")
+
+
+def median_seconds(
+    step: Callable[[], object], repeats: int, warmup: int, sync: Callable[[], object] = lambda: None
+) -> float:
+    """Median wall time of ``step`` over ``repeats`` calls after ``warmup`` unmeasured ones
+    (the median: a stall of a shared machine does not move it); ``sync`` waits for a device."""
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

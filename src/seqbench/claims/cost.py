@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from seqbench.models import (
     count_parameters,
     estimate_flops,
 )
+from seqbench.stats import median_seconds
 from seqbench.typed import build, check, section
 
 SPEC = ForecastSpec(input_features=2, horizon=1, targets=1)  # the adding problem's shapes
@@ -102,21 +102,6 @@ def adding_batch(batch: int, length: int, device: torch.device) -> tuple[Tensor,
     x = torch.rand(batch, length, 2, generator=g)  # (B, T, 2)
     y = torch.rand(batch, 1, 1, generator=g)  # (B, 1, 1)
     return x.to(device), y.to(device)
-
-
-def median_seconds(step: Callable[[], None], repeats: int, warmup: int, sync: Callable) -> float:
-    """Median wall time of ``step`` over ``repeats`` calls after ``warmup`` (the median: a stall
-    of a shared machine does not move it)."""
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @dataclass(frozen=True)

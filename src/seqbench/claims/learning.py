@@ -142,10 +142,9 @@ def learning_curve(
 
 def _point(seeds: dict[str, dict[str, float]], timing: dict[str, dict[str, float]]) -> dict:
     mean, std = mean_std(seeds)
-    seconds = [t["train_seconds"] for t in timing.values() if "train_seconds" in t]
     return {
         "seeds": seeds,
         "mean": mean,
         "std": std,
-        "train_seconds": sum(seconds) / len(seconds) if seconds else None,
+        "train_seconds": mean_std(timing)[0].get("train_seconds"),
     }

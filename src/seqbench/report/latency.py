@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+from seqbench.stats import median_seconds
 
 
 def measure_latency(
@@ -37,13 +37,8 @@ def measure_latency(
         with torch.inference_mode():
             for size in batch_sizes:
                 x, lengths = make_input(size, seq_len)
-                times = []
-                for i in range(warmup + repeats):
-                    start = time.perf_counter()
-                    model(x, lengths)
-                    if i >= warmup:
-                        times.append((time.perf_counter() - start) / size)
-                out[int(size)] = statistics.median(times)
+                seconds = median_seconds(lambda: model(x, lengths), repeats, warmup)  # noqa: B023
+                out[int(size)] = seconds / size
     finally:
         torch.set_num_threads(previous)
     return out
