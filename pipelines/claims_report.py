@@ -1,5 +1,7 @@
 """DVC stage claims_report: reports/claims.md and claims.json, the verdicts and their numbers."""
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from seqbench import stage
@@ -7,6 +9,7 @@ from seqbench.claims.config import claims_config
 from seqbench.claims.convergence import task_times
 from seqbench.claims.learning import learning_config
 from seqbench.claims.report import figures, render
+from seqbench.claims.seed_table import Link
 from seqbench.claims.variants import variant_verdicts
 from seqbench.io import MissingInputError, atomic_path, read_json, write_json
 from seqbench.report.config import compare_config
@@ -62,12 +65,34 @@ def main(args) -> None:
             raise MissingInputError(f"{path}: missing; run claims_learning@{task}-{arch}")
         learning.setdefault(task, {})[arch] = read_json(path)
     report = Path(args.report_file)
+
+    def link(path: str | Path) -> str:  # relative to the report, as markdown links are read
+        return os.path.relpath(path, report.parent)
+
     with atomic_path(args.figures_dir) as tmp:
-        paths = figures(cfg, summaries, gradients, tmp, learning, cost)
+        drawn = figures(cfg, summaries, gradients, tmp, learning, cost)
         final = Path(args.figures_dir)
-        links = {
-            name: str((final / p.name).relative_to(report.parent)) for name, p in paths.items()
-        }
+        links = [replace(f, path=link(final / Path(f.path).name)) for f in drawn]
+    sources = {
+        kind: tuple(Link(name, link(path)) for name, path in files)
+        for kind, files in {
+            "spans": [("runs", args.summaries_dir)],
+            "gradients": [("gradients", args.gradients_dir)],
+            "parameters": [("claims.json", args.json_file)],
+            "cost": [("cost", args.cost_dir)],
+            "learning": [("learning", args.learning_dir)],
+            "convergence": [
+                ("curves", args.curves_dir),
+                ("timing", Path(args.metrics_dir) / "timing"),
+            ],
+            "variants": [("comparison", args.comparison_file)],
+        }.items()
+    }
+    runs = (
+        f"MLflow: the lab's runs are in the experiment `{cfg.experiment}` (runs named "
+        "`<task>-<family>-T<length>` and `<task>-<arch>-share<share>`, tagged with their stage), "
+        "the real tasks' in the experiment named after each task (`imdb`, `pems`, ...)."
+    )
     text, data = render(
         cfg,
         summaries,
@@ -79,6 +104,8 @@ def main(args) -> None:
         variants,
         alpha,
         convergence,
+        sources,
+        runs,
     )
     with atomic_path(report) as tmp:
         tmp.write_text(text)

@@ -200,3 +200,43 @@ def test_ids_are_canonical_and_files_byte_identical_for_equal_vocabularies(token
     arrays = vars(load_encoded(tokenized, "val"))
     _save_npz(tmp_path / "again.npz", arrays)
     assert (tmp_path / "again.npz").read_bytes() == (tokenized / "val.npz").read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["head", "tail", "head_tail"])
+def test_a_shortened_copy_is_what_encoding_at_the_shorter_length_gives(
+    tmp_path, imdb_processed, passed_report, mode
+):
+    from seqbench.data.tokenize import shorten_encoded
+
+    long, short = replace(CFG, truncation=mode), replace(CFG, max_length=9, truncation=mode)
+    tokenize_dataset(long, imdb_processed, tmp_path / "long")
+    meta = shorten_encoded(tmp_path / "long", tmp_path / "cut", 9)
+    assert meta["max_length"] == 9 and meta["cut_from"] == 16
+    assert meta["head_length"] == head_length(short)
+    # the same tokenizer encoding every review at 9 tokens (a second training may number a
+    # few tokens tied at the vocabulary cut-off differently: see _canonical_ids)
+    tokenizer = TextEncoder.from_dir(tmp_path / "long").tokenizer
+    direct = TextEncoder(tokenizer, 9, head_length(short))
+    for split in ("train", "val", "test"):
+        frame = pd.read_parquet(imdb_processed / f"{split}.parquet")
+        cut = load_encoded(tmp_path / "cut", split)
+        assert (load_encoded(tmp_path / "long", split).lengths > 9).any()
+        expected = [direct.fit(ids) for ids in direct.encode_full(frame["text"].tolist())]
+        got = [
+            cut.ids[a:b].tolist() for a, b in zip(cut.offsets[:-1], cut.offsets[1:], strict=True)
+        ]
+        assert got == expected and max(map(len, got)) == 9
+        np.testing.assert_array_equal(cut.labels, frame["label"].to_numpy())
+    assert TextEncoder.from_dir(tmp_path / "cut").max_length == 9  # serving reads the cut
+
+
+def test_a_copy_cannot_be_longer_than_its_source_or_need_tokens_it_dropped(tmp_path, tokenized):
+    from seqbench.data.tokenize import shorten_encoded
+
+    with pytest.raises(TokenizeError, match=r"meta.json: can cut reviews to .* at most 16 tokens"):
+        shorten_encoded(tokenized, tmp_path / "x", 32)
+    meta = json.loads((tokenized / "meta.json").read_text())
+    (tokenized / "meta.json").write_text(json.dumps({**meta, "head_length": 0}))
+    with pytest.raises(TokenizeError, match=r"keeps 0 \+ 16 tokens .* needs 2 \+ 6"):
+        shorten_encoded(tokenized, tmp_path / "x", 8)
+    assert not (tmp_path / "x").exists()

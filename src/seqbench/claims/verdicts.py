@@ -106,23 +106,37 @@ class Evidence:
     convergence: dict[str, Any] = field(default_factory=dict)  # task -> TimeToTarget
 
 
+# The rows of the seed's table (its columns are the four families).
+OVERVIEW, CHARACTERISTICS, ADVANTAGES = "overview", "key characteristics", "advantages"
+DISADVANTAGES, USE_CASES, VARIANTS = "disadvantages", "use cases", "model variants"
+SEED_ROWS = (OVERVIEW, CHARACTERISTICS, ADVANTAGES, DISADVANTAGES, USE_CASES, VARIANTS)
+
+# What a verdict rests on: the measurement whose files and figure the report links.
+EvidenceKind = Literal["spans", "gradients", "parameters", "cost", "learning", "convergence"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     family: str
     claim: str
     verdict: str
     evidence: str
+    row: str = ADVANTAGES  # the seed table's row that states the claim
+    kinds: tuple[str, ...] = ()  # the measurements it rests on (EvidenceKind)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the seed's table about ``family``; ``needs`` the families it compares with.
+    """One claim of the seed's table about ``family``, stated in its ``row``, judged from the
+    measurements ``kinds``; ``needs`` the families it compares with.
     ``on_spans`` false: judged from the real tasks' learning curves, not the synthetic lab (it
     always gets a verdict, ``inconclusive`` when nothing was measured)."""
 
     family: str
     text: str
     judge: Callable[[Evidence], tuple[str, str]]
+    row: str
+    kinds: tuple[EvidenceKind, ...]
     needs: tuple[str, ...] = ()
     on_spans: bool = True
 
@@ -505,80 +519,112 @@ CLAIMS: list[Claim] = [
         "Suffers from the vanishing and exploding gradient problem, making it hard to learn "
         "long-term dependencies",
         lambda ev: _vanishing(ev, "rnn", ("lstm", "gru")),
+        DISADVANTAGES,
+        ("gradients", "spans"),
         needs=("lstm", "gru"),
     ),
-    Claim("rnn", "Limited memory span", lambda ev: _limited(ev, "rnn")),
-    Claim("rnn", "Simple structure", _simple, on_spans=False),
-    Claim("rnn", "Suitable for tasks with short sequences", lambda ev: _short_sequences(ev, "rnn")),
+    Claim("rnn", "Limited memory span", lambda ev: _limited(ev, "rnn"), DISADVANTAGES, ("spans",)),
+    Claim("rnn", "Simple structure", _simple, ADVANTAGES, ("parameters",), on_spans=False),
+    Claim(
+        "rnn",
+        "Suitable for tasks with short sequences",
+        lambda ev: _short_sequences(ev, "rnn"),
+        ADVANTAGES,
+        ("spans",),
+    ),
     Claim(
         "lstm",
         "Can capture and remember long-term dependencies in data",
         lambda ev: _long_term(ev, "lstm", "rnn"),
+        ADVANTAGES,
+        ("spans",),
         needs=("rnn",),
     ),
     Claim(
         "lstm",
         "Mitigates the vanishing gradient problem of RNNs",
         lambda ev: _mitigates(ev, "lstm", "rnn"),
+        ADVANTAGES,
+        ("gradients",),
         needs=("rnn",),
     ),
     Claim(
         "lstm",
         "More computationally intensive than RNNs",
         lambda ev: _dearer(ev, "lstm", "rnn"),
+        DISADVANTAGES,
+        ("cost",),
         on_spans=False,
     ),
     Claim(
         "gru",
         "Fewer parameters than LSTM, often leading to faster training times",
         _fewer_parameters,
+        ADVANTAGES,
+        ("cost", "convergence"),
         on_spans=False,
     ),
     Claim(
         "gru",
         "Complexity can lead to longer training times (said of LSTM/GRU gating)",
         _gating_slower,
+        DISADVANTAGES,
+        ("cost",),
         on_spans=False,
     ),
     Claim(
         "gru",
         "Simplified structure while retaining the ability to capture long-term dependencies",
         lambda ev: _retains(ev, "gru", "lstm"),
+        ADVANTAGES,
+        ("spans", "parameters"),
         needs=("lstm",),
     ),
     Claim(
         "gru",
         "Might not capture long-term dependencies as effectively as LSTM in some tasks",
         lambda ev: _weaker_somewhere(ev, "gru", "lstm"),
+        DISADVANTAGES,
+        ("spans",),
         needs=("lstm",),
     ),
     Claim(
         "transformer",
         "Can capture long-range dependencies without relying on recurrence",
         lambda ev: _no_recurrence(ev, "transformer"),
+        ADVANTAGES,
+        ("spans",),
     ),
     Claim(
         "transformer",
         "Processes data in parallel rather than sequentially",
         _parallel,
+        CHARACTERISTICS,
+        ("cost",),
         on_spans=False,
     ),
     Claim(
         "transformer",
         "Highly parallelizable, leading to faster training on suitable hardware",
         _faster_training,
+        ADVANTAGES,
+        ("cost",),
         on_spans=False,
     ),
     Claim(
         "transformer",
         "Can be memory-intensive due to the attention mechanism, especially for long sequences",
         _memory_intensive,
+        DISADVANTAGES,
+        ("cost",),
         on_spans=False,
     ),
     Claim(
         "transformer",
         "Requires a large amount of data and computing power for training",
         lambda ev: _data_hungry(ev, "transformer"),
+        DISADVANTAGES,
+        ("learning",),
         on_spans=False,
     ),
 ]
@@ -593,5 +639,5 @@ def judge(evidence: Evidence, claims: list[Claim] = CLAIMS) -> list[Verdict]:
         if claim.on_spans and not {claim.family, *claim.needs} <= measured:
             continue
         verdict, text = claim.judge(evidence)
-        out.append(Verdict(claim.family, claim.text, verdict, text))
+        out.append(Verdict(claim.family, claim.text, verdict, text, claim.row, claim.kinds))
     return out

@@ -7,6 +7,7 @@ fit, its special tokens wrap every review, and the output folder has the same la
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqbench.data.config import PretrainedTokenizerConfig, TokenizerConfig
+from seqbench.data.config import PretrainedTokenizerConfig, TokenizerConfig, TruncationConfig
 from seqbench.errors import SeqbenchError
 from seqbench.io import atomic_path, load_splits, write_json
 
@@ -46,7 +47,7 @@ class EncodedSplit:
         return np.diff(self.offsets)  # (N,)
 
 
-def head_length(cfg: TokenizerConfig | PretrainedTokenizerConfig, length: int | None = None) -> int:
+def head_length(cfg: TruncationConfig, length: int | None = None) -> int:
     """Tokens kept from the start of a long review (the rest of ``length``, by default
     ``max_length``, is its end)."""
     length = cfg.max_length if length is None else length
@@ -208,6 +209,7 @@ def tokenize_dataset(cfg: TokenizerConfig, processed_dir: str | Path, out_dir: s
         "unk_id": tokenizer.token_to_id(UNK),
         "max_length": cfg.max_length,
         "truncation": cfg.truncation,
+        "head_fraction": cfg.head_fraction,
         "head_length": encoder.head,
         "model": cfg.model,
         "trained_on": "train",
@@ -256,6 +258,7 @@ def tokenize_pretrained(
         **special,
         "max_length": cfg.max_length,
         "truncation": cfg.truncation,
+        "head_fraction": cfg.head_fraction,
         "head_length": encoder.head,
         "model": "pretrained",
         "encoder": cfg.encoder,
@@ -289,6 +292,63 @@ def _write_encoded(
             )
         write_json(staged / META_FILE, meta)
     return meta
+
+
+def shorten_encoded(directory: str | Path, out_dir: str | Path, max_length: int) -> dict:
+    """Copy the tokenized folder ``directory`` into ``out_dir`` with every review cut to
+    ``max_length`` tokens by the rule it was tokenized with (its ``meta.json``); return the new
+    ``meta.json``.
+
+    The result is what tokenizing at ``max_length`` gives (the same tokenizer, fit on the same
+    texts): both ends kept at the shorter length lie inside the ends kept at the longer one.
+    """
+    directory = Path(directory)
+    meta = json.loads((directory / META_FILE).read_text())
+    where = f"{directory / META_FILE}"
+    if meta["truncation"] == "head_tail" and "head_fraction" not in meta:
+        raise TokenizeError(f"{where}: no head_fraction; re-run the tokenize stage")
+    prefix, suffix = list(meta.get("prefix_ids", ())), list(meta.get("suffix_ids", ()))
+    wrap, longest = len(prefix) + len(suffix), int(meta["max_length"])
+    if not wrap < max_length <= longest:
+        raise TokenizeError(
+            f"{where}: can cut reviews to more than {wrap} and at most {longest} tokens "
+            f"(its max_length), not {max_length}"
+        )
+    rule = TruncationConfig(
+        max_length=max_length,
+        truncation=meta["truncation"],
+        head_fraction=float(meta.get("head_fraction", 0.0)),
+    )
+    budget, kept = max_length - wrap, longest - wrap
+    head, old_head = head_length(rule, budget), int(meta["head_length"])
+    if head > old_head or budget - head > kept - old_head:
+        raise TokenizeError(
+            f"{where}: keeps {old_head} + {kept - old_head} tokens of the two ends; cutting to "
+            f"{max_length} needs {head} + {budget - head} (tokenize at {max_length} instead)"
+        )
+    out = {**meta, "max_length": max_length, "head_length": head, "cut_from": longest}
+    out["splits"] = {}
+    with atomic_path(out_dir) as staged:
+        staged.mkdir(parents=True)
+        shutil.copyfile(directory / TOKENIZER_FILE, staged / TOKENIZER_FILE)
+        for split in meta["splits"]:
+            enc = load_encoded(directory, split)
+            bodies = (
+                enc.ids[a + len(prefix) : b - len(suffix)].tolist()
+                for a, b in zip(enc.offsets[:-1], enc.offsets[1:], strict=True)
+            )
+            cut = _pack(
+                [[*prefix, *truncate(x, budget, head), *suffix] for x in bodies], enc.labels
+            )
+            _save_npz(staged / f"{split}.npz", vars(cut))
+            lengths = cut.lengths
+            out["splits"][split] = {
+                "count": len(cut),
+                "tokens": int(lengths.sum()),
+                "mean_length": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
+            }
+        write_json(staged / META_FILE, out)
+    return out
 
 
 def load_encoded(directory: str | Path, split: str) -> EncodedSplit:
