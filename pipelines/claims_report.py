@@ -7,7 +7,7 @@ from pathlib import Path
 from seqbench import stage
 from seqbench.claims.config import claims_config
 from seqbench.claims.convergence import task_times
-from seqbench.claims.learning import learning_config
+from seqbench.claims.learning import learning_config, lengths_config
 from seqbench.claims.report import figures, render
 from seqbench.claims.seed_table import Link
 from seqbench.claims.variants import variant_verdicts
@@ -20,6 +20,7 @@ PARSER = stage.parser(
     ("summaries_dir", "the claims_train summaries (<task>-<family>.json)"),
     ("gradients_dir", "the claims_gradients results (<family>.json)"),
     ("learning_dir", "the claims_learning results (<task>-<arch>.json)"),
+    ("lengths_dir", "the claims_lengths results (<task>-<arch>.json)"),
     ("cost_dir", "the claims_cost results (<family>.json)"),
     ("comparison_file", "the compare stage's JSON (its variant rows and their paired tests)"),
     ("curves_dir", "the train stages' per-epoch curves (<task>-<arch>.csv)"),
@@ -28,6 +29,17 @@ PARSER = stage.parser(
     ("json_file", "output: its JSON twin"),
     ("figures_dir", "output: the figures"),
 )
+
+
+def _curves(rows: list[tuple[str, str]], directory: str, stage_name: str) -> dict:
+    """The summaries of ``rows`` written by ``stage_name`` into ``directory``, by task and arch."""
+    out: dict = {}
+    for task, arch in rows:
+        path = Path(directory) / f"{task}-{arch}.json"
+        if not path.is_file():
+            raise MissingInputError(f"{path}: missing; run {stage_name}@{task}-{arch}")
+        out.setdefault(task, {})[arch] = read_json(path)
+    return out
 
 
 def main(args) -> None:
@@ -46,7 +58,6 @@ def main(args) -> None:
         if not path.is_file():
             raise MissingInputError(f"{path}: missing; run claims_gradients@{family}")
         gradients[family] = read_json(path)
-    learning: dict = {}
     cost = {}
     for family in cfg.families:
         path = Path(args.cost_dir) / f"{family}.json"
@@ -59,18 +70,15 @@ def main(args) -> None:
     variants = variant_verdicts(read_json(args.comparison_file), alpha)
     convergence = task_times(params, cfg.families, args.curves_dir, args.metrics_dir)
     learning_cfg = learning_config(params)
-    for task, arch in learning_cfg.rows():
-        path = Path(args.learning_dir) / f"{task}-{arch}.json"
-        if not path.is_file():
-            raise MissingInputError(f"{path}: missing; run claims_learning@{task}-{arch}")
-        learning.setdefault(task, {})[arch] = read_json(path)
+    learning = _curves(learning_cfg.rows(), args.learning_dir, "claims_learning")
+    lengths = _curves(lengths_config(params).rows(), args.lengths_dir, "claims_lengths")
     report = Path(args.report_file)
 
     def link(path: str | Path) -> str:  # relative to the report, as markdown links are read
         return os.path.relpath(path, report.parent)
 
     with atomic_path(args.figures_dir) as tmp:
-        drawn = figures(cfg, summaries, gradients, tmp, learning, cost)
+        drawn = figures(cfg, summaries, gradients, tmp, learning, cost, lengths)
         final = Path(args.figures_dir)
         links = [replace(f, path=link(final / Path(f.path).name)) for f in drawn]
     sources = {
@@ -81,6 +89,7 @@ def main(args) -> None:
             "parameters": [("claims.json", args.json_file)],
             "cost": [("cost", args.cost_dir)],
             "learning": [("learning", args.learning_dir)],
+            "lengths": [("lengths", args.lengths_dir)],
             "convergence": [
                 ("curves", args.curves_dir),
                 ("timing", Path(args.metrics_dir) / "timing"),
@@ -90,8 +99,9 @@ def main(args) -> None:
     }
     runs = (
         f"MLflow: the lab's runs are in the experiment `{cfg.experiment}` (runs named "
-        "`<task>-<family>-T<length>` and `<task>-<arch>-share<share>`, tagged with their stage), "
-        "the real tasks' in the experiment named after each task (`imdb`, `pems`, ...)."
+        "`<task>-<family>-T<length>`, `<task>-<arch>-share<share>` and "
+        "`<task>-<arch>-len<length>`, tagged with their stage), the real tasks' in the "
+        "experiment named after each task (`imdb`, `pems`, ...)."
     )
     text, data = render(
         cfg,
@@ -106,6 +116,7 @@ def main(args) -> None:
         convergence,
         sources,
         runs,
+        lengths,
     )
     with atomic_path(report) as tmp:
         tmp.write_text(text)

@@ -32,10 +32,11 @@ class Figure:
     path: str
 
 
-def curve(summary: dict[str, Any]) -> Curve:
-    """A :class:`Curve` from a ``learning_curve`` summary (shares keyed as strings)."""
+def curve(summary: dict[str, Any], axis: str = "shares") -> Curve:
+    """A :class:`Curve` from a ``learning_curve`` (``axis`` shares) or ``length_curve``
+    (``max_lengths``) summary, its points keyed as strings; the last is the main run."""
     metric = summary["metric"]
-    points = {float(s): p for s, p in summary["shares"].items()}
+    points = {float(s): p for s, p in summary[axis].items()}
     return Curve(
         arch=summary["arch"],
         family=summary["family"],
@@ -43,7 +44,7 @@ def curve(summary: dict[str, Any]) -> Curve:
         means={s: float(p["mean"][metric]) for s, p in points.items()},
         stds={s: float(p["std"].get(metric, 0.0)) for s, p in points.items()},
         higher=summary["mode"] == "max",
-        seconds=points[1.0].get("train_seconds"),
+        seconds=points[max(points)].get("train_seconds"),
         seeds={s: len(p["seeds"]) for s, p in points.items()},
     )
 
@@ -55,6 +56,7 @@ def evidence(
     learning: Learning | None = None,
     cost: dict[str, dict[str, Any]] | None = None,
     convergence: dict[str, TimeToTarget] | None = None,
+    lengths: Learning | None = None,
 ) -> Evidence:
     """Spans from the runs' outcomes, decay rates from the gradient probes, curves from the
     learning-curve rows, the cost measurements by family and the real tasks' times to a common
@@ -78,11 +80,16 @@ def evidence(
     curves = {
         task: {a: curve(s) for a, s in rows.items()} for task, rows in (learning or {}).items()
     }
+    against_length = {
+        task: {a: curve(s, "max_lengths") for a, s in rows.items()}
+        for task, rows in (lengths or {}).items()
+    }
     return Evidence(
         spans=spans,
         decay=decay,
         params_at_width=parameters_at_width(cfg),
         learning=curves,
+        lengths=against_length,
         cost=dict(cost or {}),
         convergence=dict(convergence or {}),
     )
@@ -113,14 +120,15 @@ def render(
     convergence: dict[str, TimeToTarget] | None = None,
     sources: dict[str, tuple[Link, ...]] | None = None,
     runs: str = "",
+    lengths: Learning | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The markdown report and its JSON twin (``figures``: linked relative to the report;
     ``learning``: the learning-curve rows by task and architecture, retrained with
     ``learning_seeds``; ``cost``: the claims_cost results by family; ``variants``: the variant
     rows' verdicts, at significance level ``alpha``; ``convergence``: the real tasks' times to a
     common validation target; ``sources``: the files behind each evidence kind; ``runs``: where
-    the MLflow runs are)."""
-    ev = evidence(cfg, summaries, gradients, learning, cost, convergence)
+    the MLflow runs are; ``lengths``: the text rows' curves against max_length)."""
+    ev = evidence(cfg, summaries, gradients, learning, cost, convergence, lengths)
     verdicts = judge(ev)
     figures = figures or []
     by_kind: dict[str, tuple[Link, ...]] = {}
@@ -213,6 +221,7 @@ def render(
     if variants is not None:
         lines += variants_section(variants, alpha)
     lines += _learning_section(ev, learning or {}, learning_seeds or [])
+    lines += _lengths_section(ev, lengths or {})
     for f in figures:
         lines += ["", f"![{f.name}]({f.path})"]
     data = {
@@ -228,6 +237,7 @@ def render(
         "decay": ev.decay,
         "runs": summaries,
         "learning": learning or {},
+        "lengths": lengths or {},
         "cost": cost or {},
         "variants": [v.__dict__ for v in variants or []],
         "time_to_target": {t: _finite(c.__dict__) for t, c in (convergence or {}).items()},
@@ -448,9 +458,7 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
         ]
         for arch in rows:
             c = ev.learning[task][arch]
-            cells = [
-                f"{c.means[s]:.4g} ± {c.stds.get(s, 0.0):.2g} ({c.seeds.get(s, 0)})" for s in shares
-            ]
+            cells = [_point_cell(c, s) for s in shares]
             cost, spread = c.cost()
             seconds = f"{c.seconds:.3g}" if c.seconds else "—"
             lines.append(
@@ -461,6 +469,45 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
     return lines
 
 
+def _point_cell(c: Curve, point: float) -> str:
+    """Mean ± std over seeds (their number) of one point of a curve."""
+    if point not in c.means:
+        return "—"
+    return f"{c.means[point]:.4g} ± {c.stds.get(point, 0.0):.2g} ({c.seeds.get(point, 0)})"
+
+
+def _lengths_section(ev: Evidence, lengths: Learning) -> list[str]:
+    """Each text task's rows at every max_length: mean ± std of the test metric over seeds."""
+    lines = ["", "## Short against long sequences (real text)", ""]
+    if not lengths:
+        return [
+            *lines,
+            "Not measured in this run: `text_lengths.tasks` is empty (profiles/full.yaml "
+            "measures every family on IMDB at max_length 64 and 128 beside the main run's 256).",
+        ]
+    lines += [
+        "Each row retrained with its tuned settings and epochs on its tokenized reviews cut to a "
+        "shorter max_length by the tokenizer's own truncation rule (the same vocabulary); the "
+        "longest column is the main comparison's run. Cells: mean ± std of the test metric over "
+        "seeds (their number).",
+    ]
+    for task, rows in lengths.items():
+        curves = ev.lengths[task]
+        points = sorted({p for c in curves.values() for p in c.means})
+        first = next(iter(curves.values()))
+        lines += [
+            "",
+            f"### {task}: {first.metric}",
+            "",
+            "| row | " + " | ".join(f"max_length {p:g}" for p in points) + " |",
+            "|---|" + "---|" * len(points),
+        ]
+        for arch in rows:
+            cells = [_point_cell(curves[arch], p) for p in points]
+            lines.append(f"| {arch} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def figures(
     cfg: ClaimsConfig,
     summaries: Summaries,
@@ -468,6 +515,7 @@ def figures(
     out_dir: Path,
     learning: Learning | None = None,
     cost: dict[str, dict[str, Any]] | None = None,
+    lengths: Learning | None = None,
 ) -> list[Figure]:
     """Metric against T per family with seed bands (one figure per task), the gradient norms
     against distance on a log axis (init dashed, trained solid), the cost against T and the
@@ -575,4 +623,27 @@ def figures(
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(Figure(f"{task} learning curves", "learning", str(path)))
+    for task, rows in (lengths or {}).items():
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for arch, summary in rows.items():
+            c = curve(summary, "max_lengths")
+            points = sorted(c.means)
+            ax.errorbar(
+                points,
+                [c.means[p] for p in points],
+                yerr=[c.stds[p] for p in points],
+                marker="o",
+                capsize=3,
+                label=arch,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("max_length (tokens kept per review, log scale)")
+        ax.set_ylabel(c.metric)
+        ax.set_title(f"{task}: the test metric against max_length (mean ± std over seeds)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"claims-lengths-{task}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(Figure(f"{task} against max_length", "lengths", str(path)))
     return paths

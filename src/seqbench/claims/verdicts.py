@@ -61,9 +61,10 @@ def memory_span(outcomes: dict[int, list[Outcome]]) -> Span:
 
 @dataclass(frozen=True)
 class Curve:
-    """One row's learning curve on a real task: the primary ``metric``'s mean and std over seeds
-    at each share of the training split (1.0: the main run), ``higher`` when larger is better,
-    and the mean training seconds per seed at full data."""
+    """One row's curve on a real task: the primary ``metric``'s mean and std over seeds at each
+    point (a share of the training split, 1.0 the main run; or a max_length, the longest the
+    main run), ``higher`` when larger is better, and the mean training seconds per seed of the
+    main run."""
 
     arch: str
     family: str
@@ -96,12 +97,13 @@ class Curve:
 class Evidence:
     """What the verdicts read: spans by task and family, gradient decay rates by family
     (``init``/``trained``: decades per step), parameter counts at equal width by family, and
-    learning curves by real task and architecture."""
+    by real task and architecture the learning curves and the curves against max_length."""
 
     spans: dict[str, dict[str, Span]]
     decay: dict[str, dict[str, float]] = field(default_factory=dict)
     params_at_width: dict[str, int] = field(default_factory=dict)
     learning: dict[str, dict[str, Curve]] = field(default_factory=dict)
+    lengths: dict[str, dict[str, Curve]] = field(default_factory=dict)  # by max_length
     cost: dict[str, dict[str, Any]] = field(default_factory=dict)  # claims_cost by family
     convergence: dict[str, Any] = field(default_factory=dict)  # task -> TimeToTarget
 
@@ -112,7 +114,9 @@ DISADVANTAGES, USE_CASES, VARIANTS = "disadvantages", "use cases", "model varian
 SEED_ROWS = (OVERVIEW, CHARACTERISTICS, ADVANTAGES, DISADVANTAGES, USE_CASES, VARIANTS)
 
 # What a verdict rests on: the measurement whose files and figure the report links.
-EvidenceKind = Literal["spans", "gradients", "parameters", "cost", "learning", "convergence"]
+EvidenceKind = Literal[
+    "spans", "gradients", "parameters", "cost", "learning", "lengths", "convergence"
+]
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,9 @@ def _up_to_span(ev: Evidence, family: str, verdict: str) -> str:
 
 
 def _short_sequences(ev: Evidence, family: str) -> tuple[str, str]:
+    """Solves the synthetic tasks' shortest T; on real text (where measured), keeps up with
+    the best other row at short max_length (see :func:`_short_text`)."""
+
     def test(spans: dict[str, Span]) -> bool | None:
         span = spans[family]
         if span.length >= span.grid_min:
@@ -218,7 +225,53 @@ def _short_sequences(ev: Evidence, family: str) -> tuple[str, str]:
         return False if span.exact else None  # the shortest T clearly failed, or is open
 
     verdict, evidence = _per_task(ev, family, test, "solves the shortest T")
-    return _up_to_span(ev, family, verdict), evidence
+    verdict = _up_to_span(ev, family, verdict)
+    text = _short_text(ev, family)
+    if text is None:
+        return verdict, evidence
+    verdicts = {"synthetic": verdict, **text[0]}
+    if len(set(verdicts.values())) > 1:
+        verdict = "; ".join(f"{where}: {v}" for where, v in verdicts.items())
+    return verdict, f"{evidence} — {text[1]}"
+
+
+def _short_text(ev: Evidence, arch: str) -> tuple[dict[str, str], str] | None:
+    """Per real text task, where ``arch`` keeps up with the best other row (its shortfall
+    within the two points' combined std, each on at least 2 seeds): ``holds`` at every
+    max_length, ``holds only when max_length ≤ L`` at the short end, ``does not hold`` when it
+    falls behind at the shortest; None when no task measured ``arch`` beside another row."""
+    verdicts, parts = {}, []
+    for task, curves in ev.lengths.items():
+        if arch not in curves or len(curves) < 2:
+            continue
+        mine, sign = curves[arch], 1.0 if curves[arch].higher else -1.0
+        keeps_up: list[bool | None] = []
+        cells = []
+        for length in sorted(mine.means):
+            others = {a: c for a, c in curves.items() if a != arch and length in c.means}
+            best = max(others, key=lambda a: sign * others[a].means[length])
+            theirs = others[best]
+            gap = sign * (theirs.means[length] - mine.means[length])  # > 0: arch behind
+            noise = math.hypot(mine.stds.get(length, 0.0), theirs.stds.get(length, 0.0))
+            known = min(mine.seeds.get(length, 0), theirs.seeds.get(length, 0)) >= 2
+            keeps_up.append((gap <= noise) if known else None)
+            cells.append(
+                f"{length:g}: {mine.means[length]:.4g} against {best} {theirs.means[length]:.4g}"
+            )
+        parts.append(f"{task} {mine.metric} at max_length " + ", ".join(cells))
+        lengths = sorted(mine.means)
+        if any(k is None for k in keeps_up):
+            verdicts[task] = INCONCLUSIVE
+        elif all(keeps_up):
+            verdicts[task] = HOLDS
+        elif keeps_up[0] and keeps_up == sorted(keeps_up, reverse=True):
+            verdicts[task] = f"holds only when max_length ≤ {lengths[keeps_up.index(False) - 1]:g}"
+        else:
+            verdicts[task] = FAILS
+    if not verdicts:
+        return None
+    note = " (keeping up: behind the best other row by at most the combined std, 2+ seeds)"
+    return verdicts, "; ".join(parts) + note
 
 
 def _long_term(ev: Evidence, family: str, than: str) -> tuple[str, str]:
@@ -530,7 +583,7 @@ CLAIMS: list[Claim] = [
         "Suitable for tasks with short sequences",
         lambda ev: _short_sequences(ev, "rnn"),
         ADVANTAGES,
-        ("spans",),
+        ("spans", "lengths"),
     ),
     Claim(
         "lstm",
