@@ -9,7 +9,7 @@ MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
 PROFILE ?=
 
-.PHONY: setup run smoke test test-fast test-slow lint format lock ui views clean-venv
+.PHONY: setup run smoke test test-fast test-slow lint format lock ui server pull views clean-venv
 
 setup: $(STAMP)
 
@@ -62,6 +62,15 @@ lock: setup
 
 ui: setup
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_URI) --host 127.0.0.1 --port 5000
+
+# The team setup on this machine: PostgreSQL (MLflow's store, Optuna's studies) and an MLflow
+# server on 127.0.0.1:5000 with its artifacts in .server/artifacts; prints what to export.
+server: setup
+	$(BIN)/seqbench server --root .server --port 5000 --pg-port 5433
+
+# Data, models, metrics and reports of this commit from the DVC remote (see "Scaling out").
+pull: setup
+	$(BIN)/dvc pull
 
 # Offline HTML views (DVC plots, Data Docs) with their JS/CSS from pinned npm packages, no CDN.
 views: setup

@@ -148,3 +148,54 @@ def toy_datasets() -> dict:
             "min_value": {"OT": 0},  # the served model refuses and clips below it
         },
     }
+
+
+# --- PostgreSQL: the scale-out tests' real engine ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1: the one `.ci/run` started (``$SEQBENCH_TEST_PGROOT``
+    and ``$SEQBENCH_TEST_PGPORT``), else one started here for the session, stopped at its end
+    (and by itself if the test run is killed). Never skipped: no PostgreSQL is a failure."""
+    import os
+    import shutil
+    import tempfile
+
+    from seqbench.tracking.postgres import LocalPostgres, free_port
+
+    root, port = os.environ.get("SEQBENCH_TEST_PGROOT"), os.environ.get("SEQBENCH_TEST_PGPORT")
+    if root and port:
+        yield LocalPostgres(Path(root), int(port))
+        return
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="seqbench-pg-")), free_port()).start()
+    watcher = server.stop_with(os.getpid())
+    try:
+        yield server
+    finally:
+        server.stop()
+        watcher.kill()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+_POSTGRES_RESULTS: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Remember how every PostgreSQL-backed test ended (for the summary below)."""
+    if "postgres" in report.keywords and (report.when == "call" or report.outcome != "passed"):
+        _POSTGRES_RESULTS[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the tests that ran against the real PostgreSQL server, and how they ended."""
+    if not _POSTGRES_RESULTS:
+        return
+    counts: dict[str, int] = {}
+    for outcome in _POSTGRES_RESULTS.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    terminalreporter.section("PostgreSQL-backed tests")
+    for nodeid, outcome in _POSTGRES_RESULTS.items():
+        terminalreporter.write_line(f"{outcome.upper():8} {nodeid}")
+    terminalreporter.write_line(f"{len(_POSTGRES_RESULTS)} ran against PostgreSQL: {tally}")

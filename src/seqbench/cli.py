@@ -30,7 +30,8 @@ def tune(
     workers: int = typer.Option(1, min=1, help="parallel worker processes on the same study"),
     storage: str | None = typer.Option(
         None,
-        help="Optuna storage URL (default: tune.storage, else a journal file in the study folder)",
+        help="Optuna storage URL, e.g. postgresql+psycopg://user@host:5432/optuna (default: "
+        "$SEQBENCH_OPTUNA_STORAGE, else tune.storage, else a journal file in the study folder)",
     ),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
     data_dir: Path | None = typer.Option(
@@ -46,6 +47,7 @@ def tune(
     """Run (or resume) the equal-budget study <task>-<arch> until it holds n_trials trials.
 
     The same code path as the tune stage: the validation gate, provenance tags, the result file.
+    With a database storage, the same command on other machines joins the same study.
     """
     from seqbench.data.kinds import input_dir
     from seqbench.tuning.service import tune_task
@@ -241,3 +243,66 @@ def views(
     except SeqbenchError as exc:
         raise _fail(exc) from None
     typer.echo(f"offline views: {index}")
+
+
+@app.command()
+def server(
+    root: Path = typer.Option(Path(".server"), help="folder of the database and the artifacts"),
+    port: int = typer.Option(5000, help="the MLflow server's port (127.0.0.1)"),
+    pg_port: int = typer.Option(5433, help="PostgreSQL's port (127.0.0.1)"),
+    artifacts: str | None = typer.Option(
+        None, help="where the server keeps artifacts (default: ROOT/artifacts; or s3://...)"
+    ),
+) -> None:
+    """Start the team setup: PostgreSQL (MLflow's store, Optuna's studies) and mlflow server.
+
+    Prints the two variables to export; Ctrl+C stops both servers (the data stays in ROOT).
+    """
+    import signal
+    import time
+
+    from seqbench.tracking.server import start_team_server
+
+    try:
+        team = start_team_server(root, port, pg_port, artifacts)
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"export MLFLOW_TRACKING_URI={team.tracking_uri}")
+    typer.echo(f"export SEQBENCH_OPTUNA_STORAGE={team.optuna_url}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while team.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        team.stop()
+
+
+postgres_app = typer.Typer(help="A local PostgreSQL server in a folder (127.0.0.1 only).")
+app.add_typer(postgres_app, name="postgres")
+
+
+@postgres_app.command("start")
+def postgres_start(
+    root: Path = typer.Option(..., help="the server's folder (created on first use)"),
+    port: int = typer.Option(5433, help="its port on 127.0.0.1"),
+) -> None:
+    """Start (creating it on first use) the server in ROOT; it keeps running."""
+    from seqbench.tracking.postgres import LocalPostgres
+
+    try:
+        LocalPostgres(root.resolve(), port).start()
+    except SeqbenchError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"postgresql on 127.0.0.1:{port} ({root})")
+
+
+@postgres_app.command("stop")
+def postgres_stop(
+    root: Path = typer.Option(..., help="the server's folder"),
+) -> None:
+    """Stop the server in ROOT."""
+    from seqbench.tracking.postgres import LocalPostgres
+
+    LocalPostgres(root.resolve(), 0).stop()

@@ -76,8 +76,28 @@ class PrunerConfig:
 
 
 @dataclass(frozen=True)
+class HeartbeatConfig:
+    """Optuna's heartbeat on a database storage: a running trial's worker records a beat every
+    ``interval_s``; a trial without one for ``grace_s`` is failed (its worker died, on any
+    machine) and replaced. The journal file has no heartbeat: there a dead worker is found by its
+    process id."""
+
+    interval_s: int = 10
+    grace_s: int = 60
+
+    def __post_init__(self) -> None:
+        check(self.interval_s >= 1, "interval_s", "an integer >= 1", self.interval_s)
+        check(
+            self.grace_s > self.interval_s,
+            "grace_s",
+            f"more seconds than interval_s ({self.interval_s})",
+            self.grace_s,
+        )
+
+
+@dataclass(frozen=True)
 class TuneConfig:
-    """Everything that defines one study ``<task>-<arch>``."""
+    """Everything that defines one study ``<task>-<arch>``, and where it is stored."""
 
     budget: BudgetConfig
     sampler: SamplerConfig
@@ -86,6 +106,7 @@ class TuneConfig:
     storage: str | None = None  # Optuna storage URL; None -> journal file in the stage's folder
     mlflow: bool = True  # one parent run per study, a nested run per trial
     experiment: str = "tuning"
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
 
     def fingerprint(self) -> str:
         """Hash of what changes the meaning of the study's trials; ``n_trials`` and
@@ -123,6 +144,7 @@ class _TuneSection:
     storage: str | None = None
     mlflow: bool = True
     experiment: str = "tuning"
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
 
 
 def tune_config(params: dict[str, Any], task: str, arch: str) -> TuneConfig:
@@ -159,6 +181,7 @@ def tune_config(params: dict[str, Any], task: str, arch: str) -> TuneConfig:
         storage=raw.storage,
         mlflow=raw.mlflow,
         experiment=raw.experiment,
+        heartbeat=raw.heartbeat,
     )
 
 

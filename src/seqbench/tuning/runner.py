@@ -22,6 +22,7 @@ from seqbench.tuning.study import (
     open_study,
     prepare_study,
     storage_for,
+    storage_url,
     study_summary,
 )
 from seqbench.tuning.workers import WorkerJob, run_workers
@@ -45,21 +46,22 @@ def tune(
     """Create or resume study ``name`` and run ``workers`` processes until it holds exactly
     ``cfg.budget.n_trials`` COMPLETE + PRUNED trials; return the summary (see ``study_summary``).
 
-    ``storage`` (else ``cfg.storage``) is an Optuna storage URL; without one the study lives in
-    the journal file ``study_dir/journal.log``. Raises :class:`TuningError` when FAILED trials
-    exhaust the budget's ``max_failures`` before ``n_trials`` trials finished.
+    ``storage`` (else ``$SEQBENCH_OPTUNA_STORAGE``, else ``cfg.storage``) is an Optuna storage
+    URL; without one the study lives in the journal file ``study_dir/journal.log``. Raises
+    :class:`TuningError` when FAILED trials exhaust the budget's ``max_failures`` before
+    ``n_trials`` trials finished.
     """
     if workers < 1:
         raise TuningError(f"--workers: expected an integer >= 1, got {workers}")
-    url = storage or cfg.storage
-    study = open_study(name, storage_for(url, study_dir), cfg, objective.direction)
+    url = storage_url(storage, cfg.storage)
+    study = open_study(name, storage_for(url, study_dir, cfg), cfg, objective.direction)
     try:
         prepare_study(study, cfg, objective.direction, objective.metric)
     except StudyMismatchError:
         if url:
             raise
         _archive_journal(study_dir, study.user_attrs[FINGERPRINT_ATTR])
-        study = open_study(name, storage_for(url, study_dir), cfg, objective.direction)
+        study = open_study(name, storage_for(url, study_dir, cfg), cfg, objective.direction)
         prepare_study(study, cfg, objective.direction, objective.metric)
     tracker = None
     if cfg.mlflow:

@@ -6,6 +6,13 @@ Workers only ever *claim* a ticket (WAITING → RUNNING is atomic in every Optun
 create trials, so N workers can neither overshoot nor undershoot. A FAILED trial does not count as
 finished: the worker that saw it fail enqueues exactly one replacement ticket, up to the budget's
 ``max_failures``. Parameters are still chosen by TPE: a ticket carries no fixed parameters.
+
+Where the study lives: ``--storage``, else ``$SEQBENCH_OPTUNA_STORAGE``, else ``tune.storage``
+(an RDB URL such as ``postgresql+psycopg://user@host:5432/optuna``, shared by workers on many
+machines), else a journal file in the study folder (one machine). On a database, each running
+trial's worker records Optuna's heartbeat; :func:`recover` fails a trial whose heartbeat stopped
+(its worker was killed, on whatever machine) with Optuna's ``fail_stale_trials`` and queues its
+replacement. On the journal file a dead worker is found by its process id on this host.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +30,7 @@ from typing import Any
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from seqbench.errors import SeqbenchError
 from seqbench.tuning.config import PrunerConfig, SamplerConfig, TuneConfig
@@ -49,13 +58,76 @@ def study_name(task: str, arch: str) -> str:
     return f"{task}-{arch}"
 
 
-def storage_for(url: str | None, study_dir: Path) -> optuna.storages.BaseStorage | str:
-    """The storage URL if given, else a journal file ``study_dir/journal.log`` (multi-process safe
-    on one machine through its file lock)."""
+STORAGE_ENV = "SEQBENCH_OPTUNA_STORAGE"
+
+
+def storage_url(given: str | None, configured: str | None) -> str | None:
+    """The study's storage URL: ``given`` (``--storage``), else ``$SEQBENCH_OPTUNA_STORAGE``,
+    else ``configured`` (``tune.storage``); None means the journal file."""
+    return given or os.environ.get(STORAGE_ENV) or configured or None
+
+
+def storage_for(
+    url: str | None, study_dir: Path, cfg: TuneConfig | None = None
+) -> optuna.storages.BaseStorage:
+    """An Optuna storage: the database at ``url`` (with ``cfg``'s heartbeat, whose stale trials
+    are replaced while ``cfg``'s failure allowance lasts), else a journal file
+    ``study_dir/journal.log`` (multi-process safe on one machine through its file lock)."""
     if url:
-        return url
+        if cfg is None:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=cfg.heartbeat.interval_s,
+                grace_period=cfg.heartbeat.grace_s,
+                heartbeat_stale_trial_callback=ReplaceStale(cfg.budget.failure_allowance),
+            )
     study_dir.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(study_dir / JOURNAL_FILE)))
+
+
+STALE_ATTR = "seqbench.stale.trial{}"  # study attribute: why trial N failed as stale
+
+
+@dataclass(frozen=True)
+class ReplaceStale:
+    """Optuna's heartbeat-stale callback: say why the trial failed (in the study's attribute
+    ``seqbench.stale.trial<N>``: a finished trial takes no attribute) and queue its replacement
+    while ``allowance`` (the budget's failure allowance) lasts."""
+
+    allowance: int
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        owner = trial.user_attrs.get(OWNER_ATTR, "unknown")
+        reason = f"stale: no heartbeat from worker {owner} within the grace period"
+        study.set_user_attr(STALE_ATTR.format(trial.number), reason)
+        log.warning("trial %d marked FAILED (%s)", trial.number, reason)
+        replace_failed(study, self.allowance)
+
+
+def replace_failed(study: optuna.Study, allowance: int) -> bool:
+    """Queue one ticket for a FAILED trial if no more than ``allowance`` trials failed."""
+    failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+    if failed > allowance:
+        return False
+    study.enqueue_trial({})
+    return True
+
+
+def recover(study: optuna.Study, cfg: TuneConfig) -> list[int]:
+    """Fail the trials whose worker is gone and queue their replacements: Optuna's
+    ``fail_stale_trials`` on a database with a heartbeat (its callback replaces them), and the
+    process-id check for workers on this host. Returns the trial numbers failed by the latter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # a no-op on the journal file
+    stale = fail_stale_trials(study)
+    for _ in stale:
+        replace_failed(study, cfg.budget.failure_allowance)
+    return stale
 
 
 def derived_seed(seed: int, worker: int, existing_trials: int) -> int:
@@ -86,7 +158,7 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
 
 def open_study(
     name: str,
-    storage: optuna.storages.BaseStorage | str,
+    storage: optuna.storages.BaseStorage,
     cfg: TuneConfig,
     direction: str,
     *,
@@ -105,7 +177,7 @@ def open_study(
     )
 
 
-def _exists(name: str, storage: optuna.storages.BaseStorage | str) -> bool:
+def _exists(name: str, storage: optuna.storages.BaseStorage) -> bool:
     return name in optuna.get_all_study_names(storage)
 
 
@@ -131,7 +203,7 @@ def prepare_study(study: optuna.Study, cfg: TuneConfig, direction: str, metric: 
     study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
     study.set_user_attr("metric", metric)
     study.set_user_attr("n_trials", cfg.budget.n_trials)
-    fail_stale_trials(study)
+    recover(study, cfg)
     return top_up(study, cfg.budget.n_trials)
 
 
@@ -142,12 +214,6 @@ def top_up(study: optuna.Study, n_trials: int) -> int:
     for _ in range(missing):
         study.enqueue_trial({})
     return missing
-
-
-def failure_allowance_left(study: optuna.Study, cfg: TuneConfig) -> bool:
-    """Whether another FAILED trial may still be replaced by a new ticket."""
-    failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
-    return failed <= cfg.budget.failure_allowance
 
 
 def owner_tag() -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
 from seqbench.tuning.config import TuneConfig
@@ -20,9 +23,10 @@ from seqbench.tuning.study import (
     OWNER_ATTR,
     REASON_ATTR,
     TuningError,
-    failure_allowance_left,
     open_study,
     owner_tag,
+    recover,
+    replace_failed,
     storage_for,
 )
 
@@ -41,6 +45,9 @@ class WorkerJob:
     tracker: StudyTracker | None = None
 
 
+POLL_S = 1.0  # how often an idle worker looks for a replacement ticket
+
+
 def claim_ticket(study: optuna.Study) -> int | None:
     """Atomically move one WAITING trial to RUNNING for this process; None when none is left.
 
@@ -50,13 +57,43 @@ def claim_ticket(study: optuna.Study) -> int | None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         with contextlib.suppress(UpdateFinishedTrialError):
             if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                if _beats(storage):  # a first beat at once: a trial never beating never goes stale
+                    storage.record_heartbeat(t._trial_id)
                 storage.set_trial_user_attr(t._trial_id, OWNER_ATTR, owner_tag())
                 return t._trial_id
     return None
 
 
-def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState:
-    """Evaluate one claimed trial, tell the study how it ended and log it to MLflow."""
+def _beats(storage: optuna.storages.BaseStorage) -> bool:
+    return isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval() is not None
+
+
+@contextlib.contextmanager
+def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record Optuna's heartbeat of ``trial_id`` every interval from a thread while the block
+    runs (nothing on a storage without heartbeat)."""
+    if not _beats(storage):
+        yield
+        return
+    stop = threading.Event()
+    interval = storage.get_heartbeat_interval()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            storage.record_heartbeat(trial_id)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState | None:
+    """Evaluate one claimed trial, tell the study how it ended and log it to MLflow; None when
+    another worker failed it as stale meanwhile (its replacement is queued already)."""
     trial = optuna.Trial(study, trial_id)
     start = time.monotonic()
     run = spec.tracker.trial_run(trial) if spec.tracker else contextlib.nullcontext(None)
@@ -64,17 +101,22 @@ def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState
         try:
             outcome = run_objective(spec.objective, trial)
         except BaseException:  # interrupted: record it, a re-run replaces the trial
-            study._storage.set_trial_user_attr(trial_id, REASON_ATTR, "interrupted")
-            study.tell(trial, state=TrialState.FAIL)
+            with contextlib.suppress(UpdateFinishedTrialError):
+                study._storage.set_trial_user_attr(trial_id, REASON_ATTR, "interrupted")
+                study.tell(trial, state=TrialState.FAIL)
             raise
         seconds = time.monotonic() - start
-        trial.set_user_attr("duration_s", round(seconds, 3))
-        if outcome.reason:
-            trial.set_user_attr(REASON_ATTR, outcome.reason)
-        if outcome.state == TrialState.COMPLETE:
-            frozen = study.tell(trial, outcome.value)
-        else:
-            frozen = study.tell(trial, state=outcome.state)
+        try:
+            trial.set_user_attr("duration_s", round(seconds, 3))
+            if outcome.reason:
+                trial.set_user_attr(REASON_ATTR, outcome.reason)
+            if outcome.state == TrialState.COMPLETE:
+                frozen = study.tell(trial, outcome.value)
+            else:
+                frozen = study.tell(trial, state=outcome.state)
+        except UpdateFinishedTrialError:  # failed as stale meanwhile, and already replaced
+            log.warning("trial %d was failed as stale while it ran; result dropped", trial.number)
+            return None
         if spec.tracker and run_id:
             spec.tracker.log_trial(run_id, frozen, outcome, spec.objective.metric, seconds)
     log.info(
@@ -87,14 +129,23 @@ def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState
 
 
 def worker_main(spec: WorkerJob, worker: int) -> None:
-    """Claim and run tickets until the queue is empty; replace each FAILED trial with a ticket
-    while the failure allowance lasts."""
-    storage = storage_for(spec.storage_url, spec.study_dir)
+    """Claim and run tickets until none is left and no other worker's trial is running (one
+    that dies leaves a replacement ticket, found by :func:`recover`); replace each FAILED trial
+    with a ticket while the failure allowance lasts."""
+    storage = storage_for(spec.storage_url, spec.study_dir, spec.cfg)
     study = open_study(spec.name, storage, spec.cfg, spec.objective.direction, worker=worker)
-    while (trial_id := claim_ticket(study)) is not None:
-        state = run_trial(study, trial_id, spec)
-        if state == TrialState.FAIL and failure_allowance_left(study, spec.cfg):
-            study.enqueue_trial({})
+    while True:
+        recover(study, spec.cfg)
+        trial_id = claim_ticket(study)
+        if trial_id is None:
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return
+            time.sleep(POLL_S)  # wait: a running trial may still fail and be replaced
+            continue
+        with heartbeat(storage, trial_id):
+            state = run_trial(study, trial_id, spec)
+        if state == TrialState.FAIL:
+            replace_failed(study, spec.cfg.budget.failure_allowance)
 
 
 def _spawned(spec: WorkerJob, worker: int) -> None:
