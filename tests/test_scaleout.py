@@ -168,3 +168,179 @@ def test_n_workers_of_one_command_share_a_postgres_study(postgres, tmp_path, mon
     study = optuna.load_study(study_name="t-w", storage=url)
     owners = {t.user_attrs[OWNER_ATTR].split(":")[1] for t in study.trials}
     assert len(study.trials) == 6 and len(owners) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# A DVC remote: any commit reproduced without retraining
+# ---------------------------------------------------------------------------------------------
+
+BIN = Path(sys.executable).parent
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
+
+
+def sh(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    )
+    assert done.returncode == 0, f"{' '.join(args)}: {done.stderr or done.stdout}"
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_dvc_push_then_a_fresh_clone_and_pull_predict_the_same_without_training(
+    tmp_path_factory, tmp_path
+):
+    """A project whose trained models and data are DVC-tracked: `dvc push` to a local remote;
+    a fresh clone plus `dvc pull` is up to date (nothing to repro) and predicts the same."""
+    import shutil
+
+    import yaml
+    from pipeline_outputs import cached_outputs
+
+    out = cached_outputs(tmp_path_factory.getbasetemp())
+    repo, remote = tmp_path / "project", tmp_path / "remote"
+    shutil.copytree(out.models / "imdb-gru", repo / "models" / "imdb-gru")
+    shutil.copytree(out.tokenized / "imdb", repo / "data" / "tokenized" / "imdb")
+    (repo / "params.yaml").write_text(yaml.safe_dump(out.params))
+    predict = (
+        f"{BIN / 'seqbench'} predict --task imdb --model-uri models/imdb-gru "
+        "--text 'a great and moving film' --text 'boring, the worst waste' "
+        "> reports/predictions.txt"
+    )
+    stage = {
+        "cmd": f"mkdir -p reports && {predict}",
+        "deps": ["models/imdb-gru", "data/tokenized/imdb"],
+        "outs": ["reports/predictions.txt"],
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"predict": stage}}))
+    dvc = str(BIN / "dvc")
+    sh(repo, "git", "init", "-q")
+    sh(repo, dvc, "init", "-q")
+    sh(repo, dvc, "config", "core.analytics", "false")
+    sh(repo, dvc, "add", "-q", "models/imdb-gru", "data/tokenized/imdb")
+    sh(repo, dvc, "repro", "-q")
+    sh(repo, dvc, "remote", "add", "-d", "storage", str(remote))
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "trained")
+    sh(repo, dvc, "push", "-q")
+    expected = (repo / "reports" / "predictions.txt").read_text()
+    assert expected.count("\n") == 2 and "positive" in expected  # two reviews, labelled
+
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    assert not (clone / "models" / "imdb-gru").exists()  # git holds only the pointers
+    sh(clone, dvc, "pull", "-q")
+    assert "up to date" in sh(clone, dvc, "status")
+    assert "up to date" in sh(clone, dvc, "repro")  # nothing to retrain
+    assert (clone / "reports" / "predictions.txt").read_text() == expected
+    again = sh(
+        clone,
+        str(BIN / "seqbench"),
+        "predict",
+        "--task",
+        "imdb",
+        "--model-uri",
+        "models/imdb-gru",
+        "--text",
+        "a great and moving film",
+        "--text",
+        "boring, the worst waste",
+    )
+    assert again == expected  # the pulled model predicts exactly as the original did
+
+
+# ---------------------------------------------------------------------------------------------
+# The team's tracking server: mlflow server on PostgreSQL
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_train_register_promote_and_predict_against_a_live_mlflow_server(
+    tmp_path_factory, tmp_path, monkeypatch
+):
+    """With MLFLOW_TRACKING_URI at `seqbench server` (PostgreSQL backend, artifacts in a
+    folder), the train, register and promote code paths and `seqbench predict` work exactly as
+    on the embedded store: runs, versions and the champion live on the server."""
+    import shutil
+    import tempfile
+
+    import yaml
+    from mlflow import MlflowClient
+    from pipeline_outputs import cached_outputs
+
+    from seqbench.serving.config import register_config
+    from seqbench.serving.register import register_all
+    from seqbench.tracking.postgres import free_port
+    from seqbench.tracking.server import start_team_server
+    from seqbench.training.run import resolve_run
+    from seqbench.training.seeds import train_all_seeds
+
+    out = cached_outputs(tmp_path_factory.getbasetemp())
+    server_root = Path(tempfile.mkdtemp(prefix="seqbench-server-"))
+    server_root.chmod(0o755)  # PostgreSQL runs as the postgres user when we are root
+    team = start_team_server(server_root, free_port(), free_port())
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", team.tracking_uri)
+        work = tmp_path / "work"
+        work.mkdir()
+        monkeypatch.chdir(work)
+        (work / "params.yaml").write_text(yaml.safe_dump(out.params))
+        data = out.processed / "toy"
+        for arch in ("gru", "transformer"):
+            spec = resolve_run(out.params, "toy", arch, data_dir=data)
+            train_all_seeds(
+                spec,
+                models_dir=work / "models" / f"toy-{arch}",
+                metrics_path=work / "metrics" / f"toy-{arch}.json",
+                curves_path=work / "curves" / f"toy-{arch}.csv",
+                inputs=[str(data)],
+            )
+        done = register_all(
+            out.params,
+            register_config(out.params),
+            models_root=work / "models",
+            tokenized_root=out.tokenized,
+            processed_root=out.processed,
+            metrics_root=work / "metrics",
+            tasks=["toy"],
+        )
+        assert sorted(d["arch"] for d in done) == ["gru", "transformer"]
+        env = {**os.environ, "MLFLOW_TRACKING_URI": team.tracking_uri}
+        promoted = subprocess.run(
+            [str(BIN / "seqbench"), "promote", "--task", "toy"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert promoted.returncode == 0, promoted.stderr
+        client = MlflowClient(team.tracking_uri)
+        champion = client.get_model_version_by_alias("seqbench-toy", "champion")
+        assert champion.version in {d["version"] for d in done}
+        runs = client.search_runs([client.get_experiment_by_name("toy").experiment_id])
+        assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}  # 2 archs × 2
+        assert not (work / "mlruns").exists()  # nothing went to the embedded store
+        stored = list((server_root / "artifacts").rglob("MLmodel"))
+        assert stored, "the served models' files are in the server's artifact folder"
+        recent = tmp_path / "recent.csv"
+        import pandas as pd
+
+        pd.read_parquet(data / "test.parquet").head(40).to_csv(recent, index=False)
+        predicted = subprocess.run(
+            [str(BIN / "seqbench"), "predict", "--task", "toy", "--csv", str(recent)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert predicted.returncode == 0, predicted.stderr
+        assert len(predicted.stdout.strip().splitlines()) >= 2  # a header and the forecast
+    finally:
+        team.stop()
+        shutil.rmtree(server_root, ignore_errors=True)

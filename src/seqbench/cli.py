@@ -181,11 +181,17 @@ def predict(
     text: list[str] | None = typer.Option(None, "--text", help="a review (repeatable)"),
     file: Path | None = typer.Option(None, help="text file: one review per line"),
     csv: Path | None = typer.Option(None, help="CSV of recent values (the feature columns)"),
-    model_uri: str | None = typer.Option(None, help="default: models:/seqbench-<task>@champion"),
+    model_uri: str | None = typer.Option(
+        None,
+        help="default: models:/seqbench-<task>@champion; or a trained folder models/<task>-<arch> "
+        "(its final seed, bundled as register bundles it: no MLflow store needed)",
+    ),
     params: Path = typer.Option(Path("params.yaml"), help="parameters file"),
     tracking_uri: str | None = typer.Option(None, help="MLflow URI (default: project store)"),
 ) -> None:
     """Predict with the champion of a task: review text (IMDB) or a CSV of recent values."""
+    import tempfile
+
     import mlflow
     import pandas as pd
     from mlflow.exceptions import MlflowException
@@ -195,7 +201,8 @@ def predict(
     from seqbench.typed import load_params
 
     try:
-        cfg = register_config(load_params(params))
+        raw = load_params(params)
+        cfg = register_config(raw)
         uri = model_uri or f"models:/{cfg.model_name(task)}@{cfg.alias}"
         reviews = list(text or [])
         if file is not None:
@@ -206,18 +213,27 @@ def predict(
             raise SeqbenchError("predict: give --text/--file (text tasks) or --csv (forecasting)")
         if csv is not None and not csv.is_file():
             raise SeqbenchError(f"{csv}: file not found")
-        tracking.configure(tracking_uri)
-        try:
-            model = mlflow.pyfunc.load_model(uri)
-            if reviews:
-                data = pd.DataFrame({"text": reviews})
-            else:  # only the columns the model takes (a timestamp column may be present)
-                data = pd.read_csv(csv)
-                wanted = model.metadata.get_input_schema().input_names()
-                data = data[[c for c in data.columns if c in wanted]]
-            result = model.predict(data)
-        except MlflowException as exc:
-            raise SeqbenchError(f"{uri}: {str(exc).splitlines()[0]}") from None
+        data = pd.DataFrame({"text": reviews}) if reviews else pd.read_csv(csv)
+        if Path(uri).is_dir():  # DVC-tracked files (a fresh clone after `dvc pull`)
+            from seqbench.data.kinds import input_dir
+            from seqbench.serving.pyfunc import load_predictor
+            from seqbench.serving.register import bundle_from_files
+
+            with tempfile.TemporaryDirectory(prefix="seqbench-predict-") as tmp:
+                bundle = bundle_from_files(
+                    Path(uri), Path(tmp) / "bundle", lambda arch: input_dir(raw, task, arch)
+                )
+                result = load_predictor(bundle).predict(data)
+        else:
+            tracking.configure(tracking_uri)
+            try:
+                model = mlflow.pyfunc.load_model(uri)
+                if csv is not None:  # only the columns the model takes (a timestamp may be there)
+                    wanted = model.metadata.get_input_schema().input_names()
+                    data = data[[c for c in data.columns if c in wanted]]
+                result = model.predict(data)
+            except MlflowException as exc:
+                raise SeqbenchError(f"{uri}: {str(exc).splitlines()[0]}") from None
     except SeqbenchError as exc:
         raise _fail(exc) from None
     if reviews:

@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,16 @@ def make_bundle(seed: SeedModel, out_dir: Path, *, data_dir: Path | None) -> Pat
     manifest |= seed.kind.write_bundle(seed, out_dir, data_dir)
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out_dir
+
+
+def bundle_from_files(
+    models_dir: Path, out_dir: Path, data_dir_of: Callable[[str], Path | None]
+) -> Path:
+    """The bundle ``register`` would log for the trained folder ``models_dir``
+    (``models/<task>-<arch>``): its final (best-validation) seed, with the preprocessing of
+    ``data_dir_of(arch)``. What a registered version serves, from the DVC-tracked files alone."""
+    seed = best_seed(models_dir)
+    return make_bundle(seed, out_dir, data_dir=data_dir_of(seed.arch))
 
 
 def bundle_digest(bundle: Path) -> str:

@@ -82,6 +82,14 @@ class LocalPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
             shutil.chown(self.root / "socket", "postgres")
+            reach = subprocess.run(
+                ["runuser", "-u", "postgres", "--", "test", "-w", str(self.root)]
+            )
+            if reach.returncode != 0:
+                raise PostgresError(
+                    f"{self.root}: the postgres user cannot reach it (a parent folder is "
+                    "private to root); choose a folder such as /tmp/<name> or /srv/<name>"
+                )
         if not (self.data / "PG_VERSION").is_file():
             self._run("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8")
         options = (
