@@ -46,7 +46,7 @@ def main(args) -> None:
         stage=stage.current() or f"train@{spec.name}",
         inputs=[args.data_dir, args.validation_dir],
     )
-    for name, mean in summary["mean"].items():
+    for name, mean in summary.get("mean", {}).items():  # {}: not rank 0 of a DDP run
         if name.startswith("test/"):
             print(f"{spec.name} {name} = {mean:.4f} ± {summary['std'][name]:.4f}")
 

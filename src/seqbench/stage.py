@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from seqbench.data.replicas import lead_process
 from seqbench.errors import SeqbenchError
 
 # Where each DVC stage leaves its wall-clock record (read by the readme stage); relative to the
@@ -93,7 +94,7 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
     started, clock = time.time(), time.perf_counter()
     try:
         main(args)
-        if os.environ.get("DVC_STAGE"):
+        if os.environ.get("DVC_STAGE") and lead_process():
             record_timing(os.environ["DVC_STAGE"], started, time.perf_counter() - clock)
     except SeqbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

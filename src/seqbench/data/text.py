@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqbench.data.replicas import deal, replica
 from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 
@@ -75,11 +76,21 @@ class BucketBatchSampler(Sampler[list[int]]):
     so batches stay random while holding little padding. Every example appears exactly once.
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int, chunk: int = 50) -> None:
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        seed: int,
+        chunk: int = 50,
+        *,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.chunk = chunk
+        self.rank, self.world = rank, world  # data-parallel: this process's share of batches
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -101,12 +112,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         return [batches[i] for i in order]
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.batches(self.epoch)
+        batches = deal(self.batches(self.epoch), self.rank, self.world, even=True)
         self.epoch += 1
         return iter(batches)
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        return -(-len(self.lengths) // self.batch_size) // self.world
 
 
 class RandomBatchSampler(BucketBatchSampler):
@@ -193,7 +204,14 @@ class TextDataModule(L.LightningDataModule):
 
     def train_sampler(self) -> BucketBatchSampler:
         cls = BucketBatchSampler if self.bucketing else RandomBatchSampler
-        return cls(self.split("train").lengths, self.batch_size, self.seed, self.bucket_chunk)
+        rank, world = replica(self)
+        lengths = self.split("train").lengths
+        return cls(lengths, self.batch_size, self.seed, self.bucket_chunk, rank=rank, world=world)
+
+    def eval_batches(self, name: str) -> list[list[int]]:
+        """The sorted evaluation batches of split ``name`` that this process reads."""
+        batches = sorted_batches(self.split(name).lengths, self.eval_batch_size)
+        return deal(batches, *replica(self), even=False)
 
     def loader(self, name: str, batch_sampler: Iterable[list[int]]) -> DataLoader:
         return DataLoader(
@@ -207,10 +225,10 @@ class TextDataModule(L.LightningDataModule):
         return self.loader("train", self.train_sampler())
 
     def val_dataloader(self) -> DataLoader:
-        return self.loader("val", sorted_batches(self.split("val").lengths, self.eval_batch_size))
+        return self.loader("val", self.eval_batches("val"))
 
     def test_dataloader(self) -> DataLoader:
-        return self.loader("test", sorted_batches(self.split("test").lengths, self.eval_batch_size))
+        return self.loader("test", self.eval_batches("test"))
 
     def train_padding_fraction(self, epoch: int = 0) -> float:
         """Padding share of the training batches of ``epoch`` as this module draws them."""

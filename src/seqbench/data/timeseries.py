@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqbench.data.config import CsvSeriesConfig, SplitConfig, WindowConfig
+from seqbench.data.replicas import eval_sampler, replica, train_sampler
 from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, read_json, write_json
@@ -506,11 +507,19 @@ class ForecastDataModule(L.LightningDataModule):
         return self._datasets[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        rank, world = replica(self)
+        sampler = (
+            train_sampler(dataset, self.seed, rank, world)
+            if shuffle
+            else eval_sampler(len(dataset), rank, world)
+        )
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
-            self.dataset(split),
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             generator=generator,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -61,6 +61,18 @@ class PredictionRecorder(L.Callback):
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
+        if trainer.world_size > 1:  # data-parallel: each process saw its share; join them
+            self._gather()
+
+    def _gather(self) -> None:
+        """Every process's parts and ids, concatenated in rank order, on every process."""
+        import torch.distributed as dist
+
+        mine = {"parts": {k: np.concatenate(v) for k, v in self._parts.items()}, "ids": self._ids}
+        shares: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(shares, mine)
+        self._parts = {k: [share["parts"][k] for share in shares] for k in mine["parts"]}
+        self._ids = np.concatenate([np.asarray(share["ids"]) for share in shares])
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The recorded arrays (empty when no test ran)."""
@@ -83,15 +95,19 @@ class PredictionRecorder(L.Callback):
 def example_ids(loader: Any) -> np.ndarray | None:
     """Stable ids of the examples in the order ``loader`` yields them.
 
-    A list of index batches (sorted evaluation batches) gives the order, else it is sequential;
-    a subset dataset maps positions to rows (``index``) or window starts (``starts``).
+    A list of index batches (sorted evaluation batches) or a range sampler (one process's share)
+    gives the order, else it is sequential; a subset dataset maps positions to rows (``index``)
+    or window starts (``starts``).
     """
     dataset = getattr(loader, "dataset", None)
     if dataset is None:
         return None
     batches = getattr(loader, "batch_sampler", None)
+    sampler = getattr(loader, "sampler", None)
     if isinstance(batches, list):
         order = np.asarray([i for batch in batches for i in batch], dtype=np.int64)
+    elif isinstance(sampler, range):  # one process's share of a data-parallel evaluation
+        order = np.asarray(sampler, dtype=np.int64)
     else:
         order = np.arange(len(dataset))
     for name in ("index", "starts"):

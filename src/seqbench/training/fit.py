@@ -42,6 +42,7 @@ class FitResult:
     seed: int
     device: str
     parameters: int
+    processes: int = 1  # data-parallel processes that trained it (train.strategy)
     test_per_step: dict[str, list[float]] | None = None
     padding_fraction: float | None = None
     input_example: Any = None
@@ -190,7 +191,10 @@ def fit(
     limit = max_time_s if max_time_s is not None else cfg.max_time_s
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
-        devices=1,
+        strategy=cfg.strategy,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        use_distributed_sampler=False,  # the datamodules shard (seqbench.data.replicas)
         precision=_precision(cfg.precision),  # type: ignore[arg-type]
         max_epochs=cfg.max_epochs,
         max_time={"seconds": limit} if limit else None,
@@ -233,6 +237,7 @@ def fit(
         model=task.model.cpu().eval(),
         seed=seed,
         device=str(trainer.strategy.root_device),
+        processes=int(trainer.world_size),
         parameters=sum(p.numel() for p in task.model.parameters()),
         test_per_step=per_step,
         padding_fraction=padding,

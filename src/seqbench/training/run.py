@@ -45,7 +45,9 @@ class TrainConfig:
     mixed modes apply on GPUs; CPU runs use ``32-true`` (``bf16-mixed`` is honoured).
     ``threads: auto`` uses one thread per physical core this process may run on.
     ``stop_at`` ends training once a validation metric reaches a goal (the claims lab's
-    "solved").
+    "solved"). ``strategy``, ``devices`` and ``num_nodes`` go to Lightning's Trainer:
+    ``strategy: ddp`` with ``devices: 2`` trains data-parallel in two processes (gloo on the
+    CPU, NCCL on GPUs); rank 0 alone tracks and writes the outputs.
     """
 
     max_epochs: int = 10
@@ -59,6 +61,9 @@ class TrainConfig:
     bucket_chunk: int = 50
     num_workers: int = 0
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    strategy: str = "auto"  # Lightning's: auto | ddp | ddp_spawn | fsdp | ...
+    devices: int | Literal["auto"] = 1  # processes per node (CPU) or devices (GPUs)
+    num_nodes: int = 1
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
     threads: int | Literal["auto"] = "auto"
     deterministic: bool = True
@@ -72,6 +77,13 @@ class TrainConfig:
         check(0.0 < self.fraction <= 1.0, "fraction", "a number in (0, 1]", self.fraction)
         check(0.0 < self.train_share <= 1.0, "train_share", "a number in (0, 1]", self.train_share)
         check(self.bucket_chunk >= 1, "bucket_chunk", "an integer >= 1", self.bucket_chunk)
+        check(
+            self.devices == "auto" or self.devices >= 1,
+            "devices",
+            "'auto' or an integer >= 1",
+            self.devices,
+        )
+        check(self.num_nodes >= 1, "num_nodes", "an integer >= 1", self.num_nodes)
         check(
             self.threads == "auto" or self.threads >= 1,
             "threads",

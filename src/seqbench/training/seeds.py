@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from seqbench.data.replicas import lead_process
 from seqbench.training.fit import FitResult, fit
 from seqbench.training.outputs import (
     PREDICTIONS_ARTIFACT,
@@ -105,6 +106,7 @@ def _log_seed(
     tags |= {
         "seqbench.parameters": result.parameters,
         "seqbench.device": result.device,
+        "seqbench.processes": result.processes,
         "seqbench.train_seconds": f"{result.train_seconds:.2f}",
         "seqbench.seconds_per_epoch": f"{result.seconds_per_epoch:.3f}",
         "seqbench.epochs": result.epochs,
@@ -147,11 +149,13 @@ def train_all_seeds(
     unless ``log_models`` is false (the claims lab's many small runs), the split files it read
     as MLflow datasets, and the saved weights' sha256 as ``seqbench.weights_sha256``: the
     register stage finds the training run of a model by it. ``description`` describes a new
-    experiment.
+    experiment. In a data-parallel run (``train.strategy: ddp``) every process trains and tests
+    in step, and rank 0 alone tracks and writes; the others return ``{}``.
     """
     fit_fn = fit_fn or fit
+    lead = lead_process()  # data-parallel: every process trains, rank 0 alone records
     tracking = None
-    if track:
+    if track and lead:
         from seqbench import tracking
 
         tracking.configure()
@@ -210,6 +214,8 @@ def train_all_seeds(
                 },
             }
         )
+    if not lead:
+        return {}
     summary = write_seed_outputs(
         models_dir,
         metrics_path,
