@@ -600,50 +600,39 @@ def figures(
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(Figure("cost against T", "cost", str(path)))
-    for task, rows in (learning or {}).items():
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for arch, summary in rows.items():
-            c = curve(summary)
-            shares = sorted(c.means)
-            ax.errorbar(
-                shares,
-                [c.means[s] for s in shares],
-                yerr=[c.stds[s] for s in shares],
-                marker="o",
-                capsize=3,
-                label=f"{arch} ({c.family})",
-            )
+    for axis, kind, runs in (("shares", "learning", learning), ("max_lengths", "lengths", lengths)):
+        for task, rows in (runs or {}).items():
+            path = out_dir / f"claims-{kind}-{task}.png"
+            _curves_figure(plt, {a: curve(s, axis) for a, s in rows.items()}, axis, task, path)
+            name = f"{task} learning curves" if kind == "learning" else f"{task} against max_length"
+            paths.append(Figure(name, kind, str(path)))
+    return paths
+
+
+def _curves_figure(plt: Any, curves: dict[str, Curve], axis: str, task: str, path: Path) -> None:
+    """Each row's mean ± std over seeds at every point of a real-task curve (``axis``: the
+    shares of the training split, or the max_lengths), on a log x axis."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for arch, c in curves.items():
+        points = sorted(c.means)
+        ax.errorbar(
+            points,
+            [c.means[p] for p in points],
+            yerr=[c.stds[p] for p in points],
+            marker="o",
+            capsize=3,
+            label=f"{arch} ({c.family})",
+        )
+    if axis == "shares":
         ax.set_xscale("log")
         ax.set_xlabel("share of the training split (log scale)")
-        ax.set_ylabel(c.metric)
         ax.set_title(f"{task}: learning curves (mean ± std over seeds)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"claims-learning-{task}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(Figure(f"{task} learning curves", "learning", str(path)))
-    for task, rows in (lengths or {}).items():
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for arch, summary in rows.items():
-            c = curve(summary, "max_lengths")
-            points = sorted(c.means)
-            ax.errorbar(
-                points,
-                [c.means[p] for p in points],
-                yerr=[c.stds[p] for p in points],
-                marker="o",
-                capsize=3,
-                label=arch,
-            )
+    else:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("max_length (tokens kept per review, log scale)")
-        ax.set_ylabel(c.metric)
         ax.set_title(f"{task}: the test metric against max_length (mean ± std over seeds)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"claims-lengths-{task}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(Figure(f"{task} against max_length", "lengths", str(path)))
-    return paths
+    ax.set_ylabel(next(iter(curves.values())).metric)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -60,3 +60,18 @@ def train_sampler(dataset: Any, seed: int, rank: int, world: int) -> Any:
 def eval_sampler(size: int, rank: int, world: int) -> Sequence[int] | None:
     """Process ``rank``'s examples of an evaluation split, in order (None: all, one process)."""
     return None if world == 1 else range(rank, size, world)
+
+
+def loader_sampling(datamodule: Any, dataset: Any, shuffle: bool, seed: int) -> dict[str, Any]:
+    """The ``DataLoader`` keywords that order a plain loader's examples: one process shuffles
+    with a generator seeded by ``seed`` (training) or keeps the order; in a data-parallel run
+    each process takes its share (:func:`train_sampler`, :func:`eval_sampler`)."""
+    import torch
+
+    rank, world = replica(datamodule)
+    if world == 1:
+        generator = torch.Generator().manual_seed(seed) if shuffle else None
+        return {"shuffle": shuffle, "generator": generator}
+    if shuffle:
+        return {"sampler": train_sampler(dataset, seed, rank, world)}
+    return {"sampler": eval_sampler(len(dataset), rank, world)}

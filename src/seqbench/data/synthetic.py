@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqbench.data.config import SyntheticConfig
-from seqbench.data.replicas import eval_sampler, replica, train_sampler
+from seqbench.data.replicas import loader_sampling
 from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, write_json
@@ -194,19 +194,10 @@ class SyntheticDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
-        rank, world = replica(self)
-        sampler = (
-            train_sampler(dataset, self.seed, rank, world)
-            if shuffle
-            else eval_sampler(len(dataset), rank, world)
-        )
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            generator=generator,
+            **loader_sampling(self, dataset, shuffle, self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqbench.data.config import CsvSeriesConfig, SplitConfig, WindowConfig
-from seqbench.data.replicas import eval_sampler, replica, train_sampler
+from seqbench.data.replicas import loader_sampling
 from seqbench.data.subset import split_index
 from seqbench.errors import SeqbenchError
 from seqbench.io import SPLITS, atomic_path, load_splits, read_json, write_json
@@ -508,19 +508,10 @@ class ForecastDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
-        rank, world = replica(self)
-        sampler = (
-            train_sampler(dataset, self.seed, rank, world)
-            if shuffle
-            else eval_sampler(len(dataset), rank, world)
-        )
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            generator=generator,
+            **loader_sampling(self, dataset, shuffle, self.seed),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=_as_batch,
