@@ -127,3 +127,37 @@ def test_a_length_curve_retrains_on_cut_reviews_and_reports_them(tmp_path_factor
     low, high = (gru[k]["mean"]["test/acc"] for k in ("8", "24"))
     (row,) = [line for line in lines if line.startswith("| gru |")]
     assert f"| {low:.4g} ± " in row and f"| {high:.4g} ± " in row and row.endswith("(2) |")
+
+
+def test_the_report_draws_every_curve_beside_the_cost_figure(tmp_path) -> None:
+    from seqbench.claims.report import figures
+
+    def summary(axis: str, points: list) -> dict:
+        return {
+            "arch": "gru",
+            "family": "recurrent",
+            "metric": "test/acc",
+            "mode": "max",
+            axis: {
+                str(p): {"mean": {"test/acc": 0.6 + 0.1 * i}, "std": {}, "seeds": {"s0": {}}}
+                for i, p in enumerate(points)
+            },
+        }
+
+    point = {"length": 8, "step_seconds": 0.01, "saved_bytes_per_sequence": 1024.0}
+    cost = {"gru": {"points": [point, {**point, "length": 16}], "device": "cpu"}}
+    drawn = figures(
+        None,
+        {},
+        {},
+        tmp_path,
+        learning={"imdb": {"gru": summary("shares", [0.5, 1])}},
+        cost=cost,
+        lengths={"imdb": {"gru": summary("max_lengths", [32, 64])}},
+    )
+    assert [(f.kind, f.name) for f in drawn] == [
+        ("cost", "cost against T"),
+        ("learning", "imdb learning curves"),
+        ("lengths", "imdb against max_length"),
+    ]
+    assert all((tmp_path / f"claims-{k}.png").is_file() for k in ("cost", "lengths-imdb"))

@@ -581,11 +581,9 @@ def figures(
     if cost:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         for family, c in cost.items():
-            lengths = [p["length"] for p in c["points"]]
-            axes[0].plot(
-                lengths, [p["step_seconds"] * 1e3 for p in c["points"]], "o-", label=family
-            )
-            axes[1].plot(lengths, [p["saved_bytes_per_sequence"] / 1024 for p in c["points"]], "o-")
+            grid = [p["length"] for p in c["points"]]
+            axes[0].plot(grid, [p["step_seconds"] * 1e3 for p in c["points"]], "o-", label=family)
+            axes[1].plot(grid, [p["saved_bytes_per_sequence"] / 1024 for p in c["points"]], "o-")
         labels = ("step time (ms)", "saved for backward (KiB / sequence)")
         for ax, label in zip(axes, labels, strict=True):
             ax.set_xscale("log", base=2)
