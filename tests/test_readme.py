@@ -105,14 +105,22 @@ def test_the_claims_lab_is_one_group_and_its_verdicts_reach_the_readme(tmp_path)
     _write_timing(tmp_path, "claims_train@adding-rnn", 90)
     _write_timing(tmp_path, "claims_report", 30)
     claims = (
-        "# Claims lab\n\n| family | claim | verdict | evidence |\n|---|---|---|---|\n"
-        "| rnn | Limited memory span | **holds** | span T = 50 |\n\n## adding\n| x |\n"
+        "# Claims lab\n\n| seed's row | family | claim | verdict | figure | from |\n"
+        "|---|---|---|---|---|---|\n"
+        "| disadvantages | rnn | Limited memory span | **holds** | "
+        "[adding against T](claims/figures/claims-adding.png) | [runs](../metrics/claims) |\n"
+        "\n## adding\n| x |\n"
     )
     section = results_section(
         COMPARISON, read_timings(tmp_path, stages), stages, train_tasks(params), claims_md=claims
     )
     assert "| claims | 2 | 2 min 00 s |" in section  # the timed stages
-    assert "| rnn | Limited memory span | **holds** | span T = 50 |" in section
+    # the table's links, relative to reports/claims.md, now point from the project root
+    assert (
+        "| disadvantages | rnn | Limited memory span | **holds** | "
+        "[adding against T](reports/claims/figures/claims-adding.png) | "
+        "[runs](metrics/claims) |" in section
+    )
     assert "| x |" not in section and "[reports/claims.md](reports/claims.md)" in section
 
 

@@ -8,6 +8,7 @@ that :func:`seqbench.stage.run` leaves in ``reports/timings/``, writes it to
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,16 +132,32 @@ def comparison_body(markdown: str, link_prefix: str) -> str:
     return "\n\n".join(out)
 
 
-def verdict_table(claims_md: str) -> str:
-    """The claims report's verdict table (its first table)."""
+def verdict_table(claims_md: str, report_dir: str = "reports") -> str:
+    """The claims report's verdict table (its first table, whose header names a ``claim``
+    column), its relative links made relative to the README (the report lives in
+    ``report_dir``)."""
     lines = claims_md.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.startswith("| family | claim |")), None)
+    start = next(
+        (i for i, ln in enumerate(lines) if ln.startswith("|") and "| claim |" in ln), None
+    )
     if start is None:
-        raise ReadmeError("claims report has no verdict table ('| family | claim | ...')")
+        raise ReadmeError("claims report has no verdict table (a header with a 'claim' column)")
     end = start
     while end < len(lines) and lines[end].startswith("|"):
         end += 1
-    return "\n".join(lines[start:end])
+    return _relink("\n".join(lines[start:end]), report_dir)
+
+
+def _relink(markdown: str, base: str) -> str:
+    """Relative link targets ``](x)`` of a file in ``base`` as seen from the project root."""
+
+    def move(match: re.Match) -> str:
+        target = match.group(1)
+        if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target):  # a URL, an anchor, an absolute path
+            return match.group(0)
+        return f"]({posixpath.normpath(posixpath.join(base, target))})"
+
+    return re.sub(r"\]\(([^)\s]+)\)", move, markdown)
 
 
 def results_section(
