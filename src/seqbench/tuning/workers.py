@@ -5,15 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from seqbench.tuning.config import TuneConfig
@@ -57,38 +55,11 @@ def claim_ticket(study: optuna.Study) -> int | None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         with contextlib.suppress(UpdateFinishedTrialError):
             if storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                if _beats(storage):  # a first beat at once: a trial never beating never goes stale
-                    storage.record_heartbeat(t._trial_id)
+                if is_heartbeat_enabled(storage):  # a first beat at once: a trial that never
+                    storage.record_heartbeat(t._trial_id)  # beats would never go stale
                 storage.set_trial_user_attr(t._trial_id, OWNER_ATTR, owner_tag())
                 return t._trial_id
     return None
-
-
-def _beats(storage: optuna.storages.BaseStorage) -> bool:
-    return isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval() is not None
-
-
-@contextlib.contextmanager
-def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
-    """Record Optuna's heartbeat of ``trial_id`` every interval from a thread while the block
-    runs (nothing on a storage without heartbeat)."""
-    if not _beats(storage):
-        yield
-        return
-    stop = threading.Event()
-    interval = storage.get_heartbeat_interval()
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            storage.record_heartbeat(trial_id)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def run_trial(study: optuna.Study, trial_id: int, spec: WorkerJob) -> TrialState | None:
@@ -142,7 +113,7 @@ def worker_main(spec: WorkerJob, worker: int) -> None:
                 return
             time.sleep(POLL_S)  # wait: a running trial may still fail and be replaced
             continue
-        with heartbeat(storage, trial_id):
+        with get_heartbeat_thread(trial_id, storage):  # Optuna's beat every interval
             state = run_trial(study, trial_id, spec)
         if state == TrialState.FAIL:
             replace_failed(study, spec.cfg.budget.failure_allowance)
