@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from seqbench.cli import app
 from seqbench.serving.config import register_config
 from seqbench.serving.promote import promote, promotion_rule
 from seqbench.serving.register import register_arch
+from seqbench.tracking.postgres import free_port
 from seqbench.training.outputs import best_seed
 
 pytestmark = pytest.mark.slow  # registers models and starts an HTTP model server
@@ -117,12 +117,6 @@ def test_predict_cli_uses_the_champion(served, monkeypatch: pytest.MonkeyPatch) 
     assert "OT" in result.output and len(result.output.strip().splitlines()) == 4
     bad = runner.invoke(app, ["predict", "--task", "toy"])
     assert bad.exit_code == 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, payload: dict) -> dict:

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from seqbench.tracking.postgres import free_port
 from seqbench.views import build_views, remote_loads
 
 pytestmark = pytest.mark.slow  # installs npm packages, starts Chromium and an MLflow server
@@ -108,12 +108,6 @@ def test_the_offline_views_show_their_content_with_no_network(project, node_modu
     assert 'class="clickable-row"' not in dom(original.as_uri(), tmp_path / "c3")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_mlflow_ui_lists_the_runs_with_no_network(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
@@ -122,7 +116,7 @@ def test_the_mlflow_ui_lists_the_runs_with_no_network(tmp_path: Path) -> None:
     experiment = client.create_experiment("toy", artifact_location=(tmp_path / "a").as_uri())
     run = client.create_run(experiment, run_name="toy-gru-s0")
     client.set_terminated(run.info.run_id)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],

@@ -117,15 +117,12 @@ def lengths_config(params: dict[str, Any]) -> LengthsConfig:
     cfg = _rows_config(params, "text_lengths", LengthsConfig)
     for task, arch in cfg.rows():
         reads = input_folder(params, task, arch)
-        if reads != ("tokenized", task) or ARCHITECTURES[arch].family == "baseline":
+        baseline = ARCHITECTURES[arch].family == "baseline"
+        if reads != ("tokenized", task) or baseline:
             raise ConfigError(
                 f"text_lengths: {task}-{arch}: expected a network of the text group (reading "
                 f"data/tokenized/{task}), got a row reading data/{'/'.join(reads)}"
-                + (
-                    " (a baseline reads the raw reviews)"
-                    if ARCHITECTURES[arch].family == "baseline"
-                    else ""
-                )
+                + (" (a baseline reads the raw reviews)" if baseline else "")
             )
     return cfg
 

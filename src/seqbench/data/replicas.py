@@ -45,11 +45,8 @@ def deal(items: Sequence[T], rank: int, world: int, *, even: bool) -> list[T]:
 
 
 def train_sampler(dataset: Any, seed: int, rank: int, world: int) -> Any:
-    """The shuffled training sampler of a plain (unbucketed) loader: None for one process (the
-    loader shuffles with its own seeded generator), else PyTorch's ``DistributedSampler`` seeded
-    by ``seed`` with equal shares (Lightning sets its epoch)."""
-    if world == 1:
-        return None
+    """Process ``rank``'s shuffled training sampler of a plain (unbucketed) loader: PyTorch's
+    ``DistributedSampler`` seeded by ``seed``, equal shares (Lightning sets its epoch)."""
     from torch.utils.data import DistributedSampler
 
     return DistributedSampler(
@@ -57,9 +54,9 @@ def train_sampler(dataset: Any, seed: int, rank: int, world: int) -> Any:
     )
 
 
-def eval_sampler(size: int, rank: int, world: int) -> Sequence[int] | None:
-    """Process ``rank``'s examples of an evaluation split, in order (None: all, one process)."""
-    return None if world == 1 else range(rank, size, world)
+def eval_sampler(size: int, rank: int, world: int) -> Sequence[int]:
+    """Process ``rank``'s examples of an evaluation split of ``size``, in order."""
+    return range(rank, size, world)
 
 
 def loader_sampling(datamodule: Any, dataset: Any, shuffle: bool, seed: int) -> dict[str, Any]:

@@ -43,7 +43,15 @@ def pg_bin() -> Path:
     return versions[-1].parent
 
 
+def _as_owner(program: str | Path, *args: str) -> list[str]:
+    """The command line running ``program`` as the server's owner: this user, or ``postgres``
+    when we are root (PostgreSQL refuses to run as root)."""
+    command = [str(program), *args]
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -64,11 +72,10 @@ class LocalPostgres:
         return f"{driver}://{USER}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a PostgreSQL program as the server's owner (``postgres`` when we are root)."""
-        command = [str(pg_bin() / args[0]), *args[1:]]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True)
+        """Run a PostgreSQL program as the server's owner."""
+        done = subprocess.run(
+            _as_owner(pg_bin() / args[0], *args[1:]), capture_output=True, text=True
+        )
         if check and done.returncode != 0:
             last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise PostgresError(f"{args[0]} (server in {self.root}): {last[0]}")
@@ -82,9 +89,7 @@ class LocalPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
             shutil.chown(self.root / "socket", "postgres")
-            reach = subprocess.run(
-                ["runuser", "-u", "postgres", "--", "test", "-w", str(self.root)]
-            )
+            reach = subprocess.run(_as_owner("test", "-w", str(self.root)))
             if reach.returncode != 0:
                 raise PostgresError(
                     f"{self.root}: the postgres user cannot reach it (a parent folder is "
@@ -106,9 +111,7 @@ class LocalPostgres:
 
     def stop_with(self, pid: int) -> subprocess.Popen:
         """Stop the server by itself once process ``pid`` is gone (a killed test run too)."""
-        stop = [str(pg_bin() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
-        if os.geteuid() == 0:
-            stop = ["runuser", "-u", "postgres", "--", *stop]
+        stop = _as_owner(pg_bin() / "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         script = f"while kill -0 {pid} 2>/dev/null; do sleep 2; done; exec {' '.join(stop)}"
         return subprocess.Popen(
             ["sh", "-c", script],
