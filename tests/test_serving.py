@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from seqbench.serving.config import register_config
 from seqbench.serving.promote import promote, promotion_rule
 from seqbench.serving.register import register_arch
 from seqbench.tracking.postgres import free_port
+from seqbench.tracking.server import answers
 from seqbench.training.outputs import best_seed
 
 pytestmark = pytest.mark.slow  # registers models and starts an HTTP model server
@@ -147,17 +147,10 @@ def serving(store: Path, uri: str, model_uri: str) -> Iterator[str]:
         command, cwd=store, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log_path.read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer /ping in 90 s"
-            time.sleep(0.5)
+        ping = f"http://127.0.0.1:{port}/ping"
+        assert answers(ping, server, 90), (
+            f"no answer to /ping in 90 s: {log_path.read_text()[-2000:]}"
+        )
         yield f"http://127.0.0.1:{port}/invocations"
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and the uvicorn worker it started

@@ -71,19 +71,23 @@ def start_team_server(
         mlflow_command(backend, destination, port), stdout=log, stderr=log, env=env
     )
     uri = f"http://127.0.0.1:{port}"
+    if not answers(f"{uri}/health", process, timeout_s):
+        process.kill()
+        pg.stop()
+        raise ServerError(f"mlflow server on {uri} did not start; see {root / 'mlflow-server.log'}")
+    return TeamServer(pg, process, uri, optuna_url)
+
+
+def answers(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
+    """Whether ``url`` answers HTTP 200 within ``timeout_s`` while ``process`` (the server
+    behind it) is still running."""
     deadline = time.monotonic() + timeout_s
-    while True:
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+            with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
-                    break
+                    return True
         except OSError:
             pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pg.stop()
-            raise ServerError(
-                f"mlflow server on {uri} did not start; see {root / 'mlflow-server.log'}"
-            )
         time.sleep(0.5)
-    return TeamServer(pg, process, uri, optuna_url)
+    return False
