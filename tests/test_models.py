@@ -19,6 +19,7 @@ from seqbench.models import (
     count_parameters,
     estimate_flops,
 )
+from seqbench.models.cells import FusedRecurrent
 from seqbench.models.peephole import SCAN_IMPLS, PeepholeLSTM
 from seqbench.typed import ConfigError, build
 
@@ -416,15 +417,22 @@ def test_attention_dropout_defaults_to_dropout_and_can_be_set_apart(arch):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_recurrent_states_equal_a_packed_run_and_are_zero_at_padding(cell, bidirectional):
-    """Unidirectional stacks run unpacked (fused kernels); both paths must match packing."""
+    """Every path (oneDNN LSTM unpacked or packed, seqbench's fused GRU/RNN) must match torch's
+    module run on the packed batch."""
     torch.manual_seed(0)
     model = build_model(tiny(cell, num_layers=2, bidirectional=bidirectional), TEXT).eval()
     rnn = model.encoder.rnn
+    torch_rnn = rnn
+    if isinstance(rnn, FusedRecurrent):
+        torch_rnn = {"gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](
+            16, rnn.hidden_size, 2, bidirectional=bidirectional, batch_first=True
+        )
+        torch_rnn.load_state_dict(rnn.state_dict())
     h = torch.randn(3, 9, 16)  # (B, T, E)
     lengths = torch.tensor([9, 4, 1])
     states, _ = model.encoder(h, lengths)  # (B, T, dirs·H)
     packed = pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
-    ref, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=9)
+    ref, _ = pad_packed_sequence(torch_rnn(packed)[0], batch_first=True, total_length=9)
     torch.testing.assert_close(states, ref, atol=1e-5, rtol=0)
     assert not states[1, 4:].any() and not states[2, 1:].any()
     states.sum().backward()
