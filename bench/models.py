@@ -16,6 +16,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from seqbench import runtime
 from seqbench.models import (
     ARCHITECTURES,
     ClassificationSpec,
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--peephole-impls", action="store_true", help="compare scan impls only")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the above")
     args = parser.parse_args()
+    runtime.configure()  # as every seqbench process: subnormals flushed to zero
     if args.threads:
         torch.set_num_threads(args.threads)
     console = Console(width=140)

@@ -181,6 +181,13 @@ def postgres():
 _POSTGRES_RESULTS: dict[str, str] = {}
 
 
+def pytest_configure(config) -> None:
+    """The tests compute under the same process-wide settings as the pipeline's stages."""
+    from seqbench import runtime
+
+    runtime.configure()
+
+
 def pytest_runtest_logreport(report) -> None:
     """Remember how every PostgreSQL-backed test ended (for the summary below)."""
     if "postgres" in report.keywords and (report.when == "call" or report.outcome != "passed"):

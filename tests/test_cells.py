@@ -124,6 +124,4 @@ def test_state_dicts_load_both_ways_between_fused_and_torch_modules():
     torch_gru = torch.nn.GRU(4, 6, num_layers=2, bidirectional=True, batch_first=True)
     torch_gru.load_state_dict(fused.state_dict())
     fused.load_state_dict(torch_gru.state_dict())
-    assert [n for n, _ in fused.named_parameters()] == [
-        n for n, _ in torch_gru.named_parameters()
-    ]
+    assert [n for n, _ in fused.named_parameters()] == [n for n, _ in torch_gru.named_parameters()]

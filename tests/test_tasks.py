@@ -231,3 +231,36 @@ def test_weighted_mean_keeps_a_nan_visible() -> None:
     assert mean.compute().item() == pytest.approx(1.5)
     mean.update(torch.tensor(float("nan")), 2)
     assert math.isnan(mean.compute().item())
+
+
+class EpochReader(L.Callback):
+    """Reads the epoch's metrics where seqbench's MLflow callback does (before the module's own
+    epoch-end hook) and where BestState does (a monitoring callback, after it)."""
+
+    def __init__(self) -> None:
+        self.early: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.early.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+
+def test_training_metrics_count_every_training_batch_once_per_epoch() -> None:
+    """Training batches are added to the metrics in one pass after the epoch's last batch; the
+    epoch values must equal the whole training set's, where every callback reads them."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(70, 6, 2, generator=gen), torch.randn(70, 2, 1, generator=gen)
+    model = Fixed(torch.zeros(0))  # replaced below: a frozen linear map plus 0 · a parameter
+    linear = LinearForecaster(6, 2, 2, 1).requires_grad_(False)
+    model.forward = lambda x, lengths=None: linear(x) + 0 * model.dummy  # type: ignore[method-assign]
+    task = ForecastingTask(model, FC, OptimConfig(weight_decay=0.0), horizon=2)
+    reader = EpochReader()
+    t = trainer(2, callbacks=[reader])
+    train = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)  # 32 + 32 + 6
+    t.fit(task, train, DataLoader(TensorDataset(x[:10], y[:10]), batch_size=4))
+    with torch.no_grad():
+        err = linear(x) - y  # the map never moves: (70, 2, 1)
+    for epoch in reader.early:
+        assert epoch["train/loss"] == pytest.approx(err.square().mean().item(), rel=1e-5)
+        assert epoch["train/mae"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+        assert epoch["train/mse_scaled"] == pytest.approx(err.square().mean().item(), rel=1e-5)
+    assert len(reader.early) == 2 and not task.pending

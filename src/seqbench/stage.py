@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from seqbench import runtime
 from seqbench.data.replicas import lead_process
 from seqbench.errors import SeqbenchError
 
@@ -91,6 +92,8 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser.parse_args()
+    if "torch" in sys.modules:  # a stage that computes with torch (the others never load it)
+        runtime.configure()
     started, clock = time.time(), time.perf_counter()
     try:
         main(args)

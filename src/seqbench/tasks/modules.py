@@ -48,10 +48,48 @@ class SequenceModule(L.LightningModule):
         self.optim = optim
         self.losses = per_split(lambda _: WeightedMean())  # each epoch's loss
         self.first_batch = True
+        self.pending: list[tuple[torch.Tensor, int, tuple[torch.Tensor, ...]]] = []
 
     def step(self, batch: tuple[torch.Tensor, ...], split: str) -> torch.Tensor:
         """The loss of ``batch`` on ``split``, with that split's metrics updated and logged."""
         raise NotImplementedError
+
+    def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
+        """Add a batch's (or, for training, an epoch's) ``outputs`` to ``split``'s metrics."""
+        raise NotImplementedError
+
+    def accumulate(
+        self, split: str, loss: torch.Tensor, batch_size: int, *outputs: torch.Tensor
+    ) -> None:
+        """Add one batch to ``split``'s epoch loss and metrics (:meth:`update_metrics`).
+
+        Training batches are kept, detached, and added in one pass after the epoch's last
+        batch: a torchmetrics update per step costs more than a small model's whole step. The
+        metric objects are logged on the first batch and computed at the epoch's end, after it.
+        """
+        if split == "train":
+            self.pending.append((loss.detach() * batch_size, batch_size, outputs))
+            return
+        self.losses[f"{split}_"].update(loss.detach(), batch_size)
+        self.update_metrics(split, *outputs)
+
+    def flush_training(self) -> None:
+        """Add the kept training batches to the training loss and metrics."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        weight = sum(size for _, size, _ in pending)
+        total = torch.stack([weighted for weighted, _, _ in pending]).sum()
+        self.losses["train_"].update(total / weight, weight)
+        columns = zip(*(outputs for *_, outputs in pending), strict=True)
+        self.update_metrics("train", *(torch.cat(column) for column in columns))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if batch_idx + 1 >= self.trainer.num_training_batches:  # before validation reads them
+            self.flush_training()
+
+    def on_train_epoch_end(self) -> None:
+        self.flush_training()  # an epoch cut short (max_time) ends without its last batch
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         self.first_batch = batch_idx == 0
@@ -76,11 +114,9 @@ class SequenceModule(L.LightningModule):
                 f"optim.clip_norm)"
             )
 
-    def log_loss(self, split: str, loss: torch.Tensor, batch_size: int) -> None:
-        """Add ``loss`` to ``{split}/loss``, the epoch's mean weighted by batch size."""
-        mean = self.losses[f"{split}_"]
-        mean.update(loss.detach(), batch_size)
-        self.log_epoch({f"{split}/loss": mean}, prog_bar=split == "val")
+    def log_loss(self, split: str) -> None:
+        """Log ``{split}/loss``, the epoch's mean loss weighted by batch size."""
+        self.log_epoch({f"{split}/loss": self.losses[f"{split}_"]}, prog_bar=split == "val")
 
     def log_epoch(self, metrics: dict[str, Metric] | MetricCollection, **kwargs: Any) -> None:
         """Log metric objects on an epoch's first batch only: they accumulate every update of
@@ -162,11 +198,14 @@ class ClassificationModule(SequenceModule):
         loss = own_loss(logits, labels) if own_loss else F.cross_entropy(logits.float(), labels)
         probs = logits.detach().float().softmax(-1)  # (B, C)
         preds = probs[:, 1] if self.task.num_classes == 2 else probs
-        metrics = self.metrics[f"{split}_"]
-        metrics.update(preds, labels)
-        self.log_loss(split, loss, len(labels))
-        self.log_epoch(metrics)
+        self.accumulate(split, loss, len(labels), preds, labels)
+        self.log_loss(split)
+        self.log_epoch(self.metrics[f"{split}_"])
         return loss
+
+    def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
+        preds, labels = outputs
+        self.metrics[f"{split}_"].update(preds, labels)
 
 
 class ForecastingModule(SequenceModule):
@@ -203,21 +242,24 @@ class ForecastingModule(SequenceModule):
         pred = self(x)  # (B, H, T)
         loss_fn = F.mse_loss if self.task.loss == "mse" else F.l1_loss
         loss = loss_fn(pred.float(), y.float())
-        self.log_loss(split, loss, len(y))
-        pred_cpu, y_cpu = pred.detach().float().cpu(), y.detach().float().cpu()
-        errors, scaled = (
-            (self.train_errors, self.train_scaled)
-            if split == "train"
-            else (self.errors[f"{split}_"], self.scaled[f"{split}_"])
-        )
-        errors.update(self.inverse(pred_cpu), self.inverse(y_cpu))
-        if self.task.report_scaled:
-            scaled.update(pred_cpu, y_cpu)
+        self.accumulate(split, loss, len(y), pred.detach().float(), y.detach().float())
+        self.log_loss(split)
         if split == "train":
             self.log_epoch(self.train_errors)
             if self.task.report_scaled:
                 self.log_epoch(self.train_scaled)
         return loss
+
+    def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
+        pred, y = (t.cpu() for t in outputs)  # (N, H, T) each
+        errors, scaled = (
+            (self.train_errors, self.train_scaled)
+            if split == "train"
+            else (self.errors[f"{split}_"], self.scaled[f"{split}_"])
+        )
+        errors.update(self.inverse(pred), self.inverse(y))
+        if self.task.report_scaled:
+            scaled.update(pred, y)
 
     def report(self, split: str) -> None:
         """Log the averaged errors of ``split`` and keep the per-step ones; reset the metrics."""
@@ -264,10 +306,14 @@ class CopyModule(SequenceModule):
         logits = self(ids)  # (B, S, C)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
         hits = (logits[:, -self.recall :].argmax(-1) == targets[:, -self.recall :]).float()
+        self.accumulate(split, loss, len(ids), hits)
+        self.log_loss(split)
+        return loss
+
+    def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
+        (hits,) = outputs  # (N, recall)
         self.correct[f"{split}_"].update(hits.sum())
         self.total[f"{split}_"].update(float(hits.numel()))
-        self.log_loss(split, loss, len(ids))
-        return loss
 
     def _report(self, split: str) -> None:
         correct, total = self.correct[f"{split}_"], self.total[f"{split}_"]
@@ -276,6 +322,7 @@ class CopyModule(SequenceModule):
         total.reset()
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self._report("train")
 
     def on_validation_epoch_end(self) -> None:

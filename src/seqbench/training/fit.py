@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 from torch import nn
 
+from seqbench import runtime
 from seqbench.models import ARCHITECTURES, build_model
 from seqbench.tasks import NonFiniteLossError
 from seqbench.training.run import RunConfig
@@ -71,6 +72,7 @@ def configure_threads(threads: int | str) -> int:
     On a machine shared with other busy processes fewer threads can be much faster (OpenMP
     threads spin while waiting): set ``train.threads`` explicitly there.
     """
+    runtime.configure()  # before the first parallel op starts the worker threads
     n = physical_cores() if threads == "auto" else int(threads)
     torch.set_num_threads(max(1, n))
     return torch.get_num_threads()
