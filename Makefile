@@ -8,8 +8,11 @@ STAMP := $(VENV)/.seqbench-installed
 MLFLOW_URI ?= sqlite:///mlruns/mlflow.db
 PYTEST_ARGS ?=
 PROFILE ?=
+PEERS_VENV ?= .venv-peers
+PEERS_ARGS ?=
 
-.PHONY: setup run smoke test test-fast test-slow lint format lock ui server pull views clean-venv
+.PHONY: setup run smoke test test-fast test-slow lint format lock ui server pull views bench-peers \
+  clean-venv
 
 setup: $(STAMP)
 
@@ -76,6 +79,22 @@ pull: setup
 views: setup
 	npm ci --prefix views --no-audit --no-fund --ignore-scripts --silent
 	$(BIN)/seqbench views --out reports/views
+
+# The PeMS LSTM against Darts and neuralforecast (bench/peers.py; PEERS_ARGS="--rounds 1 --epochs 2"
+# for a quick look). The peers live in their own $(PEERS_VENV), so .venv is never changed: the
+# lock constraints.txt applies there except for the packages bench/peers-constraints.txt re-pins.
+bench-peers: $(PEERS_VENV)/.seqbench-peers-installed
+	$(PEERS_VENV)/bin/python bench/peers.py $(PEERS_ARGS)
+
+$(PEERS_VENV)/.seqbench-peers-installed: pyproject.toml constraints.txt bench/peers-constraints.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(PEERS_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	awk -F'==' 'NR == FNR { if (/^[^#]/) repinned[tolower($$1)]; next } \
+	  !(tolower($$1) in repinned)' bench/peers-constraints.txt constraints.txt \
+	  | cat - bench/peers-constraints.txt > $(PEERS_VENV)/constraints.txt
+	$(PEERS_VENV)/bin/python -m pip install --quiet -c $(PEERS_VENV)/constraints.txt -e '.[peers]'
+	@touch $@
 
 clean-venv:
 	rm -rf $(VENV)

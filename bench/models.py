@@ -1,8 +1,9 @@
 """CPU forward+backward throughput of every architecture, and the peephole LSTM's cost.
 
-Run by hand: ``.venv/bin/python bench/models.py`` (about 2-3 minutes on 2 cores);
-``--sizes small medium large --lengths 64 256 512`` for more, ``--peephole-impls`` to compare
-the peephole scan implementations (``--compile`` adds torch.compile, minutes to warm up).
+Run by hand: ``.venv/bin/python bench/models.py`` (under a minute on 2 cores);
+``--sizes small medium large --lengths 64 256 512`` for more, ``--cells`` to compare the fused
+GRU/RNN layers with torch's, ``--peephole-impls`` to compare the peephole scan implementations
+(``--compile`` adds torch.compile, minutes to warm up).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from seqbench.models import (
     count_parameters,
     estimate_flops,
 )
+from seqbench.models.cells import FusedRecurrent
 from seqbench.models.peephole import SCAN_IMPLS, PeepholeLSTM, peephole_scan, scan_impl
 
 SIZES = {
@@ -33,6 +35,7 @@ SIZES = {
     "large": {"hidden_size": 256, "num_layers": 3, "num_heads": 8},
 }
 SPEC = ClassificationSpec(vocab_size=1000, num_classes=2)  # small vocab: params ≈ the encoder
+FAMILIES = ("rnn", "lstm", "gru", "peephole_lstm", "transformer")  # the default rows
 
 
 def seconds_per_call(step: Callable[[], None], min_time: float, warmup: int = 4) -> float:
@@ -53,7 +56,8 @@ def seconds_per_call(step: Callable[[], None], min_time: float, warmup: int = 4)
 def train_step(arch: str, size: str, steps: int, batch: int) -> tuple[Callable[[], None], int, int]:
     """A forward+backward closure on random padded text, its parameter count and FLOPs/seq."""
     torch.manual_seed(0)
-    cfg = ModelConfig(arch=arch, max_length=max(512, steps + 1), **SIZES[size])
+    sizes = {**SIZES[size], **ARCHITECTURES[arch].fixed}  # a variant keeps its own settings
+    cfg = ModelConfig(arch=arch, max_length=max(512, steps + 1), **sizes)
     model = build_model(cfg, SPEC).train()
     x = torch.randint(1, SPEC.vocab_size, (batch, steps))  # (B, T)
     lengths = torch.full((batch,), steps)
@@ -101,6 +105,46 @@ def throughput(args: argparse.Namespace, console: Console) -> None:
         console.print(ratio)
 
 
+def fused_cells(args: argparse.Namespace, console: Console) -> None:
+    """seqbench's fused GRU/RNN layers against torch's modules (and nn.LSTM), same shapes."""
+    table = Table(title=f"recurrent layers alone, forward+backward, batch {args.batch}")
+    for col in ("size", "T", "layer", "ms/batch", "GFLOP/s", "× nn.LSTM's rate"):
+        table.add_column(col, justify="right")
+    for size in args.sizes:
+        hidden, layers = SIZES[size]["hidden_size"], SIZES[size]["num_layers"]
+        for steps in args.lengths:
+            torch.manual_seed(0)
+            x = torch.randn(args.batch, steps, hidden, requires_grad=True)  # (B, T, H)
+            lengths = torch.full((args.batch,), steps)
+            rows = {
+                "nn.LSTM": (torch.nn.LSTM(hidden, hidden, layers, batch_first=True), 4),
+                "nn.GRU": (torch.nn.GRU(hidden, hidden, layers, batch_first=True), 3),
+                "fused GRU": (FusedRecurrent("gru", hidden, hidden, layers), 3),
+                "nn.RNN": (torch.nn.RNN(hidden, hidden, layers, batch_first=True), 1),
+                "fused RNN": (FusedRecurrent("rnn", hidden, hidden, layers), 1),
+            }
+            rates = {}
+            for name, (layer, gates) in rows.items():
+                inputs = (x, lengths) if isinstance(layer, FusedRecurrent) else (x,)
+
+                def step(layer: torch.nn.Module = layer, inputs: tuple = inputs) -> None:
+                    layer(*inputs)[0].sum().backward()
+
+                seconds = seconds_per_call(step, args.min_time)
+                flops = 3 * 2 * gates * hidden * 2 * hidden * steps * layers * args.batch
+                rates[name] = flops / seconds / 1e9
+                table.add_row(
+                    size,
+                    str(steps),
+                    name,
+                    f"{seconds * 1e3:.1f}",
+                    f"{rates[name]:.0f}",
+                    f"{rates[name] / rates['nn.LSTM']:.2f}",
+                )
+            table.add_section()
+    console.print(table)
+
+
 def peephole_impls(args: argparse.Namespace, console: Console) -> None:
     """Time each peephole scan implementation against nn.LSTM (B=32, T=64, I=H=64)."""
     torch.manual_seed(0)
@@ -136,7 +180,7 @@ def peephole_impls(args: argparse.Namespace, console: Console) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
+    parser.add_argument("--archs", nargs="+", default=list(FAMILIES), choices=ARCHITECTURES)
     parser.add_argument("--sizes", nargs="+", default=["small", "medium"], choices=SIZES)
     parser.add_argument("--lengths", nargs="+", type=int, default=[64, 256])
     parser.add_argument("--batch", type=int, default=32)
@@ -144,6 +188,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--peephole-impls", action="store_true", help="compare scan impls only")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the above")
+    parser.add_argument(
+        "--cells", action="store_true", help="fused GRU/RNN layers against torch's modules only"
+    )
     args = parser.parse_args()
     runtime.configure()  # as every seqbench process: subnormals flushed to zero
     if args.threads:
@@ -152,6 +199,8 @@ def main() -> None:
     start = time.perf_counter()
     if args.peephole_impls:
         peephole_impls(args, console)
+    elif args.cells:
+        fused_cells(args, console)
     else:
         throughput(args, console)
     console.print(f"total {time.perf_counter() - start:.0f} s")

@@ -11,6 +11,19 @@ def valid_mask(lengths: Tensor, steps: int) -> Tensor:
     return torch.arange(steps, device=lengths.device) < lengths[:, None]  # (B, T)
 
 
+def reverse_padded(x: Tensor, lengths: Tensor, time_dim: int = 1) -> Tensor:
+    """Reverse each sequence of ``x`` within its length along ``time_dim`` (1: (B, T, ...),
+    0: (T, B, ...)); padding steps stay in place. Applying it twice gives ``x`` back."""
+    steps = x.size(time_dim)
+    t = torch.arange(steps, device=x.device)  # (T,)
+    index = lengths.to(x.device)[:, None] - 1 - t  # (B, T)
+    index = torch.where(index >= 0, index, t)
+    if time_dim == 0:
+        index = index.t()  # (T, B)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(time_dim, index)
+
+
 def pool(states: Tensor, lengths: Tensor, mode: str, directions: int = 1) -> Tensor:
     """Summarize per-step ``states`` (B, T, D) using only each sequence's first ``lengths`` steps.
 

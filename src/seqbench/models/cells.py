@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 
-from seqbench.models.base import valid_mask
+from seqbench.models.base import reverse_padded, valid_mask
 
 # --- the step loops (TorchScript-compatible: plain tensors and ints only) --------------------
 
@@ -406,7 +406,6 @@ class FusedRecurrent(nn.Module):
         mask = valid_mask(lengths, x.size(1)).t()[..., None]  # (T, B, 1)
         last = (lengths - 1).clamp(min=0)[None, :, None].expand(1, -1, self.hidden_size)
         layer_in = x.transpose(0, 1)  # (T, B, I)
-        reversed_index = None
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -414,26 +413,12 @@ class FusedRecurrent(nn.Module):
                 if direction == 0:
                     out = self._scan(layer_in, sfx)  # (T, B, H)
                     outputs.append(out)
-                else:
-                    if reversed_index is None:
-                        reversed_index = _reverse_index(lengths, x.size(1))  # (T, B)
-                    out = self._scan(_take_steps(layer_in, reversed_index), sfx)
-                    outputs.append(_take_steps(out, reversed_index))
+                else:  # each sequence reversed within its length, and the outputs back
+                    out = self._scan(reverse_padded(layer_in, lengths, time_dim=0), sfx)
+                    outputs.append(reverse_padded(out, lengths, time_dim=0))
                 finals.append(out.gather(0, last)[0])  # (B, H): the last valid step's state
             layer_in = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
             if layer < self.num_layers - 1 and self.dropout > 0:
                 layer_in = F.dropout(layer_in, self.dropout, self.training)
         states = layer_in.masked_fill(~mask, 0.0).transpose(0, 1)  # (B, T, dirs·H)
         return states, torch.stack(finals)
-
-
-def _reverse_index(lengths: Tensor, steps: int) -> Tensor:
-    """Step indices (T, B) that reverse each sequence within its length (padding stays put)."""
-    t = torch.arange(steps, device=lengths.device)[:, None]  # (T, 1)
-    index = lengths[None, :] - 1 - t  # (T, B)
-    return torch.where(index >= 0, index, t.expand_as(index))
-
-
-def _take_steps(x: Tensor, index: Tensor) -> Tensor:
-    """``x`` (T, B, D) with step ``index[t, b]`` at (t, b); the reversal is its own inverse."""
-    return x.gather(0, index[..., None].expand_as(x))

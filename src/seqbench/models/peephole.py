@@ -12,23 +12,15 @@ Parameters are named and laid out like ``nn.LSTM`` (``weight_ih_l0``, ``weight_h
 gate order i, f, g, o), plus ``peephole_l{k}[_reverse]`` of shape (3, H) holding p_i, p_f, p_o;
 with zero peepholes the module computes exactly ``nn.LSTM``.
 
-No fused kernel exists, so speed comes from: the input projection of all steps in one matmul,
-one ``addmm`` for the recurrent gates per step, per-step inputs taken with ``unbind`` (indexing
-``xw[t]`` made backward quadratic in T: 3x slower at T=256), and the step loop compiled by
-TorchScript. Measured on this project's shared 2-core CPU, 1 thread (torch 2.13,
-forward+backward, B=32, T=64, I=H=64, ms per batch, median after warm-up;
-``bench/models.py --threads 1 --peephole-impls``), two runs:
-
-    nn.LSTM (oneDNN, fused)          6-11 ms
-    eager Python loop                21-36 ms
-    torch.jit.script loop (chosen)   18-19 ms
-    torch.compile loop               173 ms, after 172 s of compilation for one shape
-
-The machine was shared with other jobs, hence the ranges; TorchScript was faster than eager in
-every interleaved run, but its 2nd-3rd calls pay a one-off fusion compile (0.1-2 s).
-torch.compile (measured before the ``unbind`` change) was slow to compile (the T-step loop is
-unrolled), slower afterwards, and recompiles for every new sequence length, so it is not used.
-``torch.jit`` is deprecated in torch 2.13; if scripting fails the eager loop (same maths) runs.
+No library kernel exists. The default scan (``fused``) is ``models/cells.py``'s: one
+``autograd.Function`` per layer and direction with a hand-written backward, the input projection
+of all steps in one matmul, per step one ``addmm`` and element-wise ops written into preallocated
+buffers, and the recurrent weight gradient as one GEMM over all steps. ``eager`` and ``script``
+differentiate :func:`peephole_scan` with autograd; they are the reference the tests compare the
+fused scan with (outputs, final states and every gradient, float64). Per-step inputs are taken
+with ``unbind``: indexing ``xw[t]`` made the autograd backward quadratic in T. ``torch.compile``
+unrolls the T-step loop, compiled for minutes and recompiles for every sequence length.
+Timings: ``bench/models.py`` (the peephole / ``nn.LSTM`` ratio) and ``--peephole-impls``.
 """
 
 from __future__ import annotations
@@ -42,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqbench.models.base import valid_mask
+from seqbench.models.base import reverse_padded, valid_mask
 from seqbench.models.cells import peephole_fused
 
 
@@ -97,16 +89,6 @@ def scan_impl(name: str) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return peephole_scan
 
 
-def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each sequence of ``x`` (B, T, ...) within its length; padding stays in place."""
-    steps = x.size(1)
-    t = torch.arange(steps, device=x.device)  # (T,)
-    index = lengths[:, None] - 1 - t  # (B, T)
-    index = torch.where(index >= 0, index, t)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, index)
-
-
 class PeepholeLSTM(nn.Module):
     """A stacked, optionally bidirectional peephole LSTM over right-padded batches."""
 
@@ -117,14 +99,14 @@ class PeepholeLSTM(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        scan: str = DEFAULT_SCAN,
+        scan: str | Callable[..., tuple[Tensor, Tensor, Tensor]] = DEFAULT_SCAN,
     ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
-        self.scan = scan  # a name, not the scripted function: the module stays picklable
+        self.scan = scan  # a name (picklable), or a scan function (benchmarks)
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.directions
             for sfx in self._suffixes(layer):
@@ -161,7 +143,7 @@ class PeepholeLSTM(nn.Module):
                 seq = layer_in if direction == 0 else reverse_padded(layer_in, lengths)
                 bias = getattr(self, f"bias_ih{sfx}") + getattr(self, f"bias_hh{sfx}")
                 xw = F.linear(seq, getattr(self, f"weight_ih{sfx}"), bias)  # (B, T, 4H)
-                out, h, c = scan_impl(self.scan)(
+                out, h, c = (self.scan if callable(self.scan) else scan_impl(self.scan))(
                     xw.transpose(0, 1),
                     getattr(self, f"weight_hh{sfx}"),
                     getattr(self, f"peephole{sfx}"),
