@@ -125,3 +125,26 @@ def test_state_dicts_load_both_ways_between_fused_and_torch_modules():
     torch_gru.load_state_dict(fused.state_dict())
     fused.load_state_dict(torch_gru.state_dict())
     assert [n for n, _ in fused.named_parameters()] == [n for n, _ in torch_gru.named_parameters()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: FusedRecurrent("gru", 4, 5, 2, True),
+        lambda: FusedRecurrent("rnn", 4, 5, 2),
+        lambda: PeepholeLSTM(4, 5, 2, True),
+    ],
+)
+def test_fused_recurrences_run_in_fp32_under_cpu_autocast(make):
+    """bf16 autocast (Lightning's bf16-mixed) hands the layers bf16 projections; the loops
+    compute in fp32 and give the fp32 result to bf16 rounding of their inputs."""
+    torch.manual_seed(3)
+    model = make()
+    x = torch.randn(3, 7, 4)  # (B, T, I)
+    ref, _ = model(x, LENGTHS[:3])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = model(x, LENGTHS[:3])
+        out.float().sum().backward()
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, atol=2e-2, rtol=0)
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in model.parameters())

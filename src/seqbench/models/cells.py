@@ -251,6 +251,10 @@ def compiled(name: str) -> Callable[..., Any]:
             return LOOPS[name]
 
 
+_fp32 = torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+_fp32_backward = torch.amp.custom_bwd(device_type="cpu")
+
+
 def _weight_grad(d_pre: Tensor, states: Tensor) -> Tensor:
     """Σ_t d_pre_tᵀ h_{t-1} as one GEMM over all T·B rows: (G·H, H)."""
     return d_pre.flatten(0, 1).t().mm(states[:-1].flatten(0, 1))
@@ -260,12 +264,14 @@ class RNNScan(torch.autograd.Function):
     """One Elman layer: ``xw`` (T, B, H), ``w_hh`` (H, H), ``h0`` (B, H) → states (T, B, H)."""
 
     @staticmethod
+    @_fp32  # under CPU autocast too: the loops write fp32 buffers
     def forward(ctx: Any, xw: Tensor, w_hh: Tensor, h0: Tensor) -> Tensor:
         states = compiled("rnn_forward")(xw, w_hh, h0)  # (T+1, B, H)
         ctx.save_for_backward(w_hh, states)
         return states[1:]
 
     @staticmethod
+    @_fp32_backward
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         w_hh, states = ctx.saved_tensors
         d_pre, d_h0 = compiled("rnn_backward")(grad_out.contiguous(), states, w_hh)
@@ -276,12 +282,14 @@ class GRUScan(torch.autograd.Function):
     """One GRU layer's recurrence: ``xw`` (T, B, 3H), ``w_hh`` (3H, H), ``b_hh`` (3H,), ``h0``."""
 
     @staticmethod
+    @_fp32  # under CPU autocast too: the loops write fp32 buffers
     def forward(ctx: Any, xw: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor) -> Tensor:
         states, gh, rz, n = compiled("gru_forward")(xw, w_hh, b_hh, h0)
         ctx.save_for_backward(w_hh, states, gh, rz, n)
         return states[1:]  # (T, B, H)
 
     @staticmethod
+    @_fp32_backward
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         w_hh, states, gh, rz, n = ctx.saved_tensors
         d_xw, d_gh, d_h0 = compiled("gru_backward")(grad_out.contiguous(), states, gh, rz, n, w_hh)
@@ -293,6 +301,7 @@ class PeepholeScan(torch.autograd.Function):
     ``c0`` (B, H) → every step's state and cell (T, B, H) each."""
 
     @staticmethod
+    @_fp32  # under CPU autocast too: the loops write fp32 buffers
     def forward(
         ctx: Any, xw: Tensor, w_hh: Tensor, peep: Tensor, h0: Tensor, c0: Tensor
     ) -> tuple[Tensor, Tensor]:
@@ -301,6 +310,7 @@ class PeepholeScan(torch.autograd.Function):
         return hs[1:], cs[1:]
 
     @staticmethod
+    @_fp32_backward
     def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
         w_hh, peep, hs, cs, acts, tanh_c = ctx.saved_tensors
         d_xw, d_peep, d_h0, d_c0 = compiled("peephole_backward")(
