@@ -55,8 +55,8 @@ class SequenceModule(L.LightningModule):
         raise NotImplementedError
 
     def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
-        """Add a batch's (or, for training, an epoch's) ``outputs`` to ``split``'s metrics."""
-        raise NotImplementedError
+        """Add a batch's (or, for training, an epoch's) ``outputs`` to ``split``'s metrics: the
+        tensors a subclass's ``step`` passed to :meth:`log_loss` (none: nothing to add)."""
 
     def accumulate(
         self, split: str, loss: torch.Tensor, batch_size: int, *outputs: torch.Tensor
@@ -114,8 +114,12 @@ class SequenceModule(L.LightningModule):
                 f"optim.clip_norm)"
             )
 
-    def log_loss(self, split: str) -> None:
-        """Log ``{split}/loss``, the epoch's mean loss weighted by batch size."""
+    def log_loss(
+        self, split: str, loss: torch.Tensor, batch_size: int, *outputs: torch.Tensor
+    ) -> None:
+        """Add ``loss`` to ``{split}/loss`` (the epoch's mean, weighted by batch size) and the
+        batch's ``outputs`` to its metrics (:meth:`accumulate`), and log the loss."""
+        self.accumulate(split, loss, batch_size, *outputs)
         self.log_epoch({f"{split}/loss": self.losses[f"{split}_"]}, prog_bar=split == "val")
 
     def log_epoch(self, metrics: dict[str, Metric] | MetricCollection, **kwargs: Any) -> None:
@@ -198,8 +202,7 @@ class ClassificationModule(SequenceModule):
         loss = own_loss(logits, labels) if own_loss else F.cross_entropy(logits.float(), labels)
         probs = logits.detach().float().softmax(-1)  # (B, C)
         preds = probs[:, 1] if self.task.num_classes == 2 else probs
-        self.accumulate(split, loss, len(labels), preds, labels)
-        self.log_loss(split)
+        self.log_loss(split, loss, len(labels), preds, labels)
         self.log_epoch(self.metrics[f"{split}_"])
         return loss
 
@@ -242,8 +245,7 @@ class ForecastingModule(SequenceModule):
         pred = self(x)  # (B, H, T)
         loss_fn = F.mse_loss if self.task.loss == "mse" else F.l1_loss
         loss = loss_fn(pred.float(), y.float())
-        self.accumulate(split, loss, len(y), pred.detach().float(), y.detach().float())
-        self.log_loss(split)
+        self.log_loss(split, loss, len(y), pred.detach().float(), y.detach().float())
         if split == "train":
             self.log_epoch(self.train_errors)
             if self.task.report_scaled:
@@ -306,8 +308,7 @@ class CopyModule(SequenceModule):
         logits = self(ids)  # (B, S, C)
         loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
         hits = (logits[:, -self.recall :].argmax(-1) == targets[:, -self.recall :]).float()
-        self.accumulate(split, loss, len(ids), hits)
-        self.log_loss(split)
+        self.log_loss(split, loss, len(ids), hits)
         return loss
 
     def update_metrics(self, split: str, *outputs: torch.Tensor) -> None:
