@@ -70,66 +70,67 @@ def gru_forward(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """GRU recurrence over pre-projected inputs ``xw`` (T, B, 3H) (``b_ih`` folded in).
 
-    Returns the states (T+1, B, H) with ``h0`` first and, for the backward pass, the recurrent
-    projections ``gh = W_hh h + b_hh`` (T, B, 3H), the gates ``[r, z]`` (T, B, 2H) and the
-    candidates ``n`` (T, B, H).
+    Returns the states (T+1, B, H) with ``h0`` first and, for the backward pass, the gates
+    ``[r, z]`` (T, B, 2H), the candidates ``n`` and ``gh_n = W_hn h + b_hn`` (each (T, B, H)).
+    Every buffer starts as its step-independent part, filled in bulk, and each step adds to its
+    own contiguous slice in place: no per-step copy or strided add.
     """
     steps, batch, three = xw.shape
     hidden = three // 3
     states = xw.new_empty(steps + 1, batch, hidden)  # (T+1, B, H)
     states[0] = h0
-    gh = torch.empty_like(xw)  # (T, B, 3H)
-    rz = xw.new_empty(steps, batch, 2 * hidden)  # (T, B, 2H)
-    n = xw.new_empty(steps, batch, hidden)  # (T, B, H)
-    w_t = w_hh.t().contiguous()  # (H, 3H)
+    rz = (xw[..., : 2 * hidden] + b_hh[: 2 * hidden]).contiguous()  # (T, B, 2H): x + b, r | z
+    gh_n = b_hh[2 * hidden :].expand(steps, batch, hidden).contiguous()  # (T, B, H): b_hn
+    n = xw[..., 2 * hidden :].contiguous()  # (T, B, H): W_in x + b_in
+    w_rz = w_hh[: 2 * hidden].t().contiguous()  # (H, 2H)
+    w_n = w_hh[2 * hidden :].t().contiguous()  # (H, H)
     # Per-step views, made once: the loop then only computes.
-    x_rz, x_n = xw[..., : 2 * hidden].unbind(0), xw[..., 2 * hidden :].unbind(0)
-    gh_all, gh_rz, gh_n = (
-        gh.unbind(0),
-        gh[..., : 2 * hidden].unbind(0),
-        gh[..., 2 * hidden :].unbind(0),
-    )
     rz_all, r, z = rz.unbind(0), rz[..., :hidden].unbind(0), rz[..., hidden:].unbind(0)
-    n_all, hs = n.unbind(0), states.unbind(0)
+    gh_ns, n_all, hs = gh_n.unbind(0), n.unbind(0), states.unbind(0)
     for t in range(steps):
-        torch.addmm(b_hh, hs[t], w_t, out=gh_all[t])  # (B, 3H)
-        torch.add(x_rz[t], gh_rz[t], out=rz_all[t])
-        rz_all[t].sigmoid_()  # r | z
-        torch.addcmul(x_n[t], r[t], gh_n[t], out=n_all[t])
-        n_all[t].tanh_()
+        # addmm with out= its own input: in place, and visible to torch's FLOP counter
+        torch.addmm(rz_all[t], hs[t], w_rz, out=rz_all[t]).sigmoid_()  # r | z = σ(x + b + W h)
+        torch.addmm(gh_ns[t], hs[t], w_n, out=gh_ns[t])  # W_hn h + b_hn
+        n_all[t].addcmul_(r[t], gh_ns[t]).tanh_()  # n = tanh(x_n + r ⊙ gh_n)
         torch.lerp(n_all[t], hs[t], z[t], out=hs[t + 1])  # h' = n + z ⊙ (h - n)
-    return states, gh, rz, n
+    return states, rz, n, gh_n
 
 
 def gru_backward(
-    grad_out: Tensor, states: Tensor, gh: Tensor, rz: Tensor, n: Tensor, w_hh: Tensor
+    grad_out: Tensor, states: Tensor, rz: Tensor, n: Tensor, gh_n: Tensor, w_hh: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Gradients w.r.t. ``xw``, ``gh`` (each (T, B, 3H)) and ``h0`` from the outputs'."""
-    steps, batch, hidden = n.shape
-    r, z = rz[..., :hidden], rz[..., hidden:]  # (T, B, H) each
+    """Gradients w.r.t. ``xw``, ``gh`` (each (T, B, 3H)) and ``h0`` from the outputs'.
+
+    Every per-step operand is a contiguous (B, H) slice (a strided one costs about 3× per op
+    at B=128), so the recurrent GEMM runs per gate block, accumulated in place.
+    """
+    steps, hidden = n.size(0), n.size(2)
+    r, z = rz[..., :hidden].contiguous(), rz[..., hidden:].contiguous()  # (T, B, H) each
     # Step-independent chain-rule factors, in bulk (T, B, H), for h' = n + z ⊙ (h - n):
     dn_factor = (1.0 - z) * (1.0 - n * n)  # ∂h'/∂n · tanh'
     dz_factor = (states[:-1] - n) * z * (1.0 - z)  # ∂h'/∂z · σ'
-    dr_factor = gh[..., 2 * hidden :] * r * (1.0 - r)  # ∂(r ⊙ gh_n)/∂r · σ'
+    dr_factor = gh_n * r * (1.0 - r)  # ∂(r ⊙ gh_n)/∂r · σ'
     # The outputs' own share of each step's gradient, in bulk, so the loop needs no add.
     own_n, own_z, own_hz = grad_out * dn_factor, grad_out * dz_factor, grad_out * z
-    # d_ext[t] = [dr_pre | dz_pre | d gh_n | dn_pre]: the first 3H columns are the gradient
-    # w.r.t. gh (gate order r, z, n), and [dr_pre, dz_pre, dn_pre] the one w.r.t. xw.
-    d_ext = grad_out.new_empty(steps, batch, 4 * hidden)
-    d_gh = d_ext[..., : 3 * hidden]
-    d_r, d_z, d_ghn, d_n = [d_ext[..., k * hidden : (k + 1) * hidden].unbind(0) for k in range(4)]
+    # Pre-activation gradients: d_r, d_z, d_n w.r.t. xw; d_r, d_z, d_ghn w.r.t. gh.
+    d_r, d_z, d_ghn, d_n = (torch.empty_like(n) for _ in range(4))  # (T, B, H) each
+    w_r, w_z, w_n = w_hh[:hidden], w_hh[hidden : 2 * hidden], w_hh[2 * hidden :]  # (H, H)
+    d_rs, d_zs, d_ghns, d_ns = d_r.unbind(0), d_z.unbind(0), d_ghn.unbind(0), d_n.unbind(0)
     dnf, dzf, drf = dn_factor.unbind(0), dz_factor.unbind(0), dr_factor.unbind(0)
-    gates, rs, zs = d_gh.unbind(0), r.unbind(0), z.unbind(0)
+    rs, zs = r.unbind(0), z.unbind(0)
     own_ns, own_zs, own_hzs = own_n.unbind(0), own_z.unbind(0), own_hz.unbind(0)
     dh = torch.zeros_like(states[0])  # (B, H): gradient reaching h_t from step t+1
     for t in range(steps - 1, -1, -1):
-        torch.addcmul(own_ns[t], dh, dnf[t], out=d_n[t])  # (dh + g_t) ⊙ dn_factor
-        torch.addcmul(own_zs[t], dh, dzf[t], out=d_z[t])
+        torch.addcmul(own_ns[t], dh, dnf[t], out=d_ns[t])  # (dh + g_t) ⊙ dn_factor
+        torch.addcmul(own_zs[t], dh, dzf[t], out=d_zs[t])
         to_prev = torch.addcmul(own_hzs[t], dh, zs[t])  # (dh + g_t) ⊙ z: straight to h_{t-1}
-        torch.mul(d_n[t], drf[t], out=d_r[t])
-        torch.mul(d_n[t], rs[t], out=d_ghn[t])
-        dh = torch.addmm(to_prev, gates[t], w_hh)  # (B, H)
-    d_xw = torch.cat([d_ext[..., : 2 * hidden], d_ext[..., 3 * hidden :]], dim=-1)  # (T, B, 3H)
+        torch.mul(d_ns[t], drf[t], out=d_rs[t])
+        torch.mul(d_ns[t], rs[t], out=d_ghns[t])
+        torch.addmm(to_prev, d_rs[t], w_r, out=to_prev)  # + the gh gradient · W_hh, by gate
+        torch.addmm(to_prev, d_zs[t], w_z, out=to_prev)
+        dh = torch.addmm(to_prev, d_ghns[t], w_n, out=to_prev)  # (B, H)
+    d_xw = torch.cat([d_r, d_z, d_n], dim=-1)  # (T, B, 3H), gate order r, z, n
+    d_gh = torch.cat([d_r, d_z, d_ghn], dim=-1)
     return d_xw, d_gh, dh
 
 
@@ -284,15 +285,17 @@ class GRUScan(torch.autograd.Function):
     @staticmethod
     @_fp32  # under CPU autocast too: the loops write fp32 buffers
     def forward(ctx: Any, xw: Tensor, w_hh: Tensor, b_hh: Tensor, h0: Tensor) -> Tensor:
-        states, gh, rz, n = compiled("gru_forward")(xw, w_hh, b_hh, h0)
-        ctx.save_for_backward(w_hh, states, gh, rz, n)
+        states, rz, n, gh_n = compiled("gru_forward")(xw, w_hh, b_hh, h0)
+        ctx.save_for_backward(w_hh, states, rz, n, gh_n)
         return states[1:]  # (T, B, H)
 
     @staticmethod
     @_fp32_backward
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        w_hh, states, gh, rz, n = ctx.saved_tensors
-        d_xw, d_gh, d_h0 = compiled("gru_backward")(grad_out.contiguous(), states, gh, rz, n, w_hh)
+        w_hh, states, rz, n, gh_n = ctx.saved_tensors
+        d_xw, d_gh, d_h0 = compiled("gru_backward")(
+            grad_out.contiguous(), states, rz, n, gh_n, w_hh
+        )
         return d_xw, _weight_grad(d_gh, states), d_gh.sum((0, 1)), d_h0
 
 
