@@ -1,17 +1,19 @@
-"""Fused CPU recurrences for GRU and Elman RNN: one GEMM and a few element-wise ops per step.
+"""Fused CPU recurrences for GRU, Elman RNN and the peephole LSTM: a few ops per step.
 
 ``nn.LSTM`` takes oneDNN's fused kernel on CPU; ``nn.GRU`` and ``nn.RNN`` do not, and their
 autograd graph records every per-step op, so each backward step replays a dozen tiny kernels
 and accumulates the recurrent weight gradient with one small GEMM per step. Here each layer is
 one ``autograd.Function`` whose backward is written by hand, like cuDNN's and oneDNN's:
 
-- forward: the input projection of every step in one GEMM, then per step one ``addmm`` for the
-  recurrent gates and 1 (RNN) or 5 (GRU) element-wise ops written straight into preallocated
-  ``(T, B, ·)`` buffers;
+- forward: the input projection of every step in one GEMM; per step, the recurrent GEMM
+  (one for the RNN and peephole LSTM, two for the GRU, whose candidate gate needs ``W_hn h``
+  alone) and 1 (RNN), 4 (GRU) or 9 (peephole) element-wise ops, each adding in place into its
+  own contiguous slice of a ``(T, B, ·)`` buffer that starts as the step-independent part;
 - backward: the step-independent factors of the chain rule (σ', tanh', ...) in bulk over all T,
-  then per step 2 (RNN) or 6 (GRU) element-wise ops and one ``addmm``; the weight gradients
-  are one large GEMM over all ``T·B`` rows after the loop.
+  then per step 1 (RNN), 5 (GRU) or 9 (peephole) element-wise ops and the recurrent GEMM
+  (by gate block for the GRU); the weight gradients are one large GEMM over all ``T·B`` rows.
 
+Per-step operands are contiguous: a strided (B, H) slice costs about 3× per op at B=128.
 Parameters are named and laid out like ``nn.GRU`` / ``nn.RNN`` (``weight_ih_l0``, ``bias_hh_l0``,
 ``..._reverse``; GRU gate order r, z, n), so state dicts load into either, and the outputs equal
 ``nn.GRU``'s / ``nn.RNN``'s to float rounding (``tests/test_cells.py``). Speed, outputs against
