@@ -338,7 +338,57 @@ def peephole_fused(
     return hs.masked_fill(~mask, 0.0), hs.gather(0, last)[0], cs.gather(0, last)[0]
 
 
-class FusedRecurrent(nn.Module):
+class StackedRecurrence(nn.Module):
+    """The parameters of a stacked, optionally bidirectional recurrence, laid out like torch's
+    ``nn.RNN`` family: per layer and direction ``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh`` (``gates`` blocks of H rows each), then any ``extra`` per-direction tensors
+    (the peephole LSTM's ``peephole`` (3, H)), suffixed ``_l{k}`` / ``_l{k}_reverse``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        gates: int,
+        num_layers: int,
+        bidirectional: bool,
+        dropout: float,
+        extra: dict[str, tuple[int, ...]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.directions = 2 if bidirectional else 1
+        self.dropout = dropout
+        width = gates * hidden_size
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else hidden_size * self.directions
+            shapes = {
+                "weight_ih": (width, layer_in),
+                "weight_hh": (width, hidden_size),
+                "bias_ih": (width,),
+                "bias_hh": (width,),
+                **(extra or {}),
+            }
+            for sfx in self._suffixes(layer):
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}{sfx}", nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.directions == 2
+
+    def _suffixes(self, layer: int) -> list[str]:
+        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H) for every weight, as torch's recurrent modules do."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+
+class FusedRecurrent(StackedRecurrence):
     """A stacked, optionally bidirectional GRU or tanh RNN over right-padded batches (B, T, I).
 
     The drop-in CPU replacement for ``nn.GRU`` / ``nn.RNN`` (``batch_first``) in
@@ -358,42 +408,14 @@ class FusedRecurrent(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
         if mode not in self.GATES:
             raise ValueError(
                 f"FusedRecurrent mode must be one of {sorted(self.GATES)}, got {mode!r}"
             )
+        super().__init__(
+            input_size, hidden_size, self.GATES[mode], num_layers, bidirectional, dropout
+        )
         self.mode = mode
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.directions = 2 if bidirectional else 1
-        self.dropout = dropout
-        width = self.GATES[mode] * hidden_size
-        for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * self.directions
-            for sfx in self._suffixes(layer):
-                self.register_parameter(
-                    f"weight_ih{sfx}", nn.Parameter(torch.empty(width, layer_in))
-                )
-                self.register_parameter(
-                    f"weight_hh{sfx}", nn.Parameter(torch.empty(width, hidden_size))
-                )
-                self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.empty(width)))
-                self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.empty(width)))
-        self.reset_parameters()
-
-    @property
-    def bidirectional(self) -> bool:
-        return self.directions == 2
-
-    def _suffixes(self, layer: int) -> list[str]:
-        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
-
-    def reset_parameters(self) -> None:
-        """Uniform(-1/√H, 1/√H) for every weight, as ``nn.GRU`` / ``nn.RNN`` do."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def _scan(self, seq: Tensor, sfx: str) -> Tensor:
         """One direction of one layer: (T, B, I) → (T, B, H)."""

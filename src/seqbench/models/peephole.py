@@ -26,16 +26,15 @@ Timings: ``bench/models.py`` (the peephole / ``nn.LSTM`` ratio) and ``--peephole
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqbench.models.base import reverse_padded, valid_mask
-from seqbench.models.cells import peephole_fused
+from seqbench.models.cells import StackedRecurrence, peephole_fused
 
 
 def peephole_scan(
@@ -89,7 +88,7 @@ def scan_impl(name: str) -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return peephole_scan
 
 
-class PeepholeLSTM(nn.Module):
+class PeepholeLSTM(StackedRecurrence):
     """A stacked, optionally bidirectional peephole LSTM over right-padded batches."""
 
     def __init__(
@@ -101,34 +100,16 @@ class PeepholeLSTM(nn.Module):
         dropout: float = 0.0,
         scan: str | Callable[..., tuple[Tensor, Tensor, Tensor]] = DEFAULT_SCAN,
     ) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.directions = 2 if bidirectional else 1
-        self.dropout = dropout
+        super().__init__(
+            input_size,
+            hidden_size,
+            4,
+            num_layers,
+            bidirectional,
+            dropout,
+            extra={"peephole": (3, hidden_size)},
+        )
         self.scan = scan  # a name (picklable), or a scan function (benchmarks)
-        for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * self.directions
-            for sfx in self._suffixes(layer):
-                self.register_parameter(
-                    f"weight_ih{sfx}", nn.Parameter(torch.empty(4 * hidden_size, layer_in))
-                )
-                self.register_parameter(
-                    f"weight_hh{sfx}", nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-                )
-                self.register_parameter(f"bias_ih{sfx}", nn.Parameter(torch.empty(4 * hidden_size)))
-                self.register_parameter(f"bias_hh{sfx}", nn.Parameter(torch.empty(4 * hidden_size)))
-                self.register_parameter(f"peephole{sfx}", nn.Parameter(torch.empty(3, hidden_size)))
-        self.reset_parameters()
-
-    def _suffixes(self, layer: int) -> list[str]:
-        return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
-
-    def reset_parameters(self) -> None:
-        """Uniform(-1/√H, 1/√H) for every weight, as ``nn.LSTM`` does."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Outputs (B, T, directions·H), zero at padding, and final (h, c) (layers·dirs, B, H)."""
