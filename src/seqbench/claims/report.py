@@ -423,9 +423,10 @@ def _learning_section(ev: Evidence, learning: Learning, seeds: list[int]) -> lis
             "",
             "## Data hunger (learning curves)",
             "",
-            "Not measured in this run: `learning.tasks` is empty (profiles/"
-            "pretrained-cpu.yaml measures the pre-trained encoder beside the from-scratch "
-            "Transformer).",
+            "Not measured in this run: `learning.tasks` is empty. profiles/full.yaml measures "
+            "every family on IMDB and PeMS (2 seeds per share, equal optimizer steps), which "
+            "does not fit the default hour on a 2-core CPU; profiles/pretrained-cpu.yaml "
+            "measures the pre-trained encoder beside the from-scratch Transformer.",
         ]
     lines = [
         "",
