@@ -461,8 +461,8 @@ def _fewer_parameters(ev: Evidence) -> tuple[str, str]:
         return HOLDS, evidence
     if device == "cpu":
         evidence += (
-            " (nn.LSTM runs one fused oneDNN kernel on the CPU, nn.GRU a step-by-step loop; "
-            "cuDNN fuses both on a GPU)"
+            " (on the CPU nn.LSTM runs one fused oneDNN kernel, seqbench's GRU a TorchScript "
+            "loop of per-step GEMMs with a hand-written backward; cuDNN fuses both on a GPU)"
         )
     return "holds only for parameters", evidence
 
