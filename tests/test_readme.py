@@ -98,10 +98,25 @@ def test_results_section_sums_timings_and_counts_missing(tmp_path):
 
 
 def test_the_claims_lab_is_one_group_and_its_verdicts_reach_the_readme(tmp_path):
-    params = {**PARAMS, "claims": {"tasks": ["adding", "copy"], "families": ["rnn", "lstm"]}}
+    params = {
+        **PARAMS,
+        "claims": {"tasks": ["adding", "copy"], "families": ["rnn", "lstm"]},
+        "learning": {"tasks": ["pems"], "architectures": ["lstm", "transformer"]},
+        "text_lengths": {"tasks": ["imdb"], "architectures": ["gru"]},
+    }
     stages = pipeline_stages(params)
     lab = [s for s in stages if s.startswith("claims_")]
-    assert len(lab) == 4 + 4 + 2 + 1 and lab[-1] == "claims_report"
+    assert lab == [
+        *(f"claims_train@{t}-{f}" for t in ("adding", "copy") for f in ("rnn", "lstm")),
+        "claims_gradients@rnn",
+        "claims_gradients@lstm",
+        "claims_cost@rnn",
+        "claims_cost@lstm",
+        "claims_learning@pems-lstm",
+        "claims_learning@pems-transformer",
+        "claims_lengths@imdb-gru",
+        "claims_report",
+    ]
     _write_timing(tmp_path, "claims_train@adding-rnn", 90)
     _write_timing(tmp_path, "claims_report", 30)
     claims = (

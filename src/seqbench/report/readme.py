@@ -44,7 +44,13 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
         for t in tasks or [] for a in archs.get(group) or []
     ]  # fmt: skip
     claims = params.get("claims") or {}
-    lab = [f"{t}-{f}" for t in claims.get("tasks", []) for f in claims.get("families", [])]
+    families = claims.get("families", [])
+    lab = [f"{t}-{f}" for t in claims.get("tasks", []) for f in families]
+
+    def rows(section: str) -> list[str]:  # the claims lab's retrained rows (learning, lengths)
+        cfg = params.get(section) or {}
+        return [f"{t}-{a}" for t in cfg.get("tasks") or [] for a in cfg.get("architectures") or []]
+
     return [
         *(f"{step}@{d}" for step in ("fetch", "prepare", "validate") for d in datasets),
         *(f"tokenize@{name}" for name in params.get("tokenize", {})),
@@ -53,8 +59,14 @@ def pipeline_stages(params: dict[str, Any]) -> list[str]:
         *(f"train_{g}@{p}" for g, p in pairs),
         "compare",
         "register",
-        *(f"claims_{step}@{p}" for step in ("lr", "train") for p in lab),
-        *(f"claims_gradients@{f}" for f in (claims.get("families", []) if lab else [])),
+        *(f"claims_train@{p}" for p in lab),
+        *(
+            f"claims_{step}@{f}"
+            for step in ("gradients", "cost")
+            for f in (families if lab else [])
+        ),
+        *(f"claims_learning@{p}" for p in rows("learning")),
+        *(f"claims_lengths@{p}" for p in rows("text_lengths")),
         *(["claims_report"] if lab else []),
     ]
 
