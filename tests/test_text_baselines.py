@@ -98,3 +98,41 @@ def test_a_registered_baseline_serves_raw_text(trained, tmp_path, monkeypatch):
     assert set(out["label"]) <= {"negative", "positive"}
     with pytest.raises(MlflowException, match="row 1: expected review text, got '<br />'"):
         served.predict(pd.DataFrame({"text": ["Fine.", "<br />"]}))
+
+
+def test_a_seed_free_baseline_is_fit_once_per_data_and_given_each_seed(tmp_path, monkeypatch):
+    from seqbench.training import estimators
+
+    processed = tmp_path / "processed" / "imdb"
+    write_reviews(processed)
+    params = pipeline_params()
+    params["models"] |= {"tfidf_lr": {"c_values": [1.0]}}
+
+    def spec(**train):
+        return resolve_run(
+            params,
+            "imdb",
+            "tfidf_lr",
+            overrides={f"train.{k}": v for k, v in train.items()},
+            data_dir=tmp_path / "tokenized" / "imdb",
+            processed_dir=processed,
+        )
+
+    fits = []
+    real = estimators._fit
+    monkeypatch.setattr(estimators, "_fit", lambda *a: fits.append(a[1]) or real(*a))
+    monkeypatch.setattr(estimators, "_FITS", {})
+    whole = spec()
+    first, second = (estimators.fit_estimator(whole, s, evaluate_test=True) for s in (0, 1))
+    assert fits == [0] and (first.seed, second.seed) == (0, 1)
+    assert second.model is first.model and second.test == first.test
+    # new data (another modification time) is fit again
+    frame = pd.read_parquet(processed / "train.parquet")
+    frame.iloc[::-1].to_parquet(processed / "train.parquet")
+    estimators.fit_estimator(whole, 2, evaluate_test=True)
+    assert fits == [0, 2]
+    # a seeded share of the training split depends on the seed: every seed is fit
+    shared = spec(train_share=0.5)
+    for seed in (0, 1):
+        estimators.fit_estimator(shared, seed)
+    assert fits == [0, 2, 0, 1]

