@@ -294,3 +294,29 @@ def test_bar_figure_draws_every_registered_family(tmp_path: Path, monkeypatch) -
     assert labels == [*(f for f in FAMILIES if f in families), "other", "best test/acc"]
     faces = [bar.get_facecolor() for bar in saved["fig"].axes[0].patches]
     assert len(set(faces)) == len(archs)  # one colour per family, the unregistered one apart
+
+
+def test_every_learned_row_is_set_against_the_best_baseline() -> None:
+    from seqbench.report.compare import Row, TaskComparison, baseline_gap
+    from seqbench.tasks import TASKS
+
+    def row(arch: str, mse: float) -> Row:
+        return Row(arch, ["0"], {"test/mse_scaled": mse}, {})
+
+    rows = [row("naive", 0.069), row("nlinear", 0.05), row("lstm", 0.2), row("transformer", 0.15)]
+    cmp = TaskComparison("etth1", TASKS["forecasting"], "test/mse_scaled", "min", [], rows, [])
+    note = baseline_gap(cmp)
+    assert note is not None and "best baseline, **nlinear** (test/mse_scaled 0.05)" in note
+    assert "lstm +0.15, 4×; transformer +0.1, 3×" in note and "naive" not in note
+    acc = [
+        Row("nbsvm", ["0"], {"test/acc": 0.9135}, {}),
+        Row("lstm", ["0"], {"test/acc": 0.8823}, {}),
+    ]
+    cmp = TaskComparison("imdb", TASKS["classification"], "test/acc", "max", [], acc, [])
+    assert "**nbsvm** (test/acc 91.35): lstm -3.12 points (mean" in str(baseline_gap(cmp))
+    assert (
+        baseline_gap(
+            TaskComparison("imdb", TASKS["classification"], "test/acc", "max", [], acc[1:], [])
+        )
+        is None
+    )

@@ -411,9 +411,44 @@ def variants_table(cmp: TaskComparison, cfg: CompareConfig) -> str:
     return "\n".join(lines)
 
 
+def baseline_gap(cmp: TaskComparison) -> str | None:
+    """Every learned row against the task's best baseline on the primary metric (mean over
+    seeds): the difference (in points for percentages) and the ratio. None without both."""
+    primary = cmp.primary
+
+    def value(row: Row) -> float | None:
+        v = row.mean.get(primary)
+        return v if v is not None and math.isfinite(v) else None
+
+    baselines = [r for r in cmp.rows if family(r.arch) == "baseline" and value(r) is not None]
+    learned = [r for r in cmp.rows if family(r.arch) != "baseline" and value(r) is not None]
+    if not baselines or not learned:
+        return None
+    sign = 1.0 if cmp.mode == "max" else -1.0
+    base = max(baselines, key=lambda r: sign * value(r))  # type: ignore[operator]
+    ref = value(base)
+    assert ref is not None
+    percent = primary.split("/")[-1] in PERCENT
+    scale, unit = (100.0, " points") if percent else (1.0, "")
+    gaps = []
+    for row in learned:
+        v = value(row)
+        assert v is not None
+        ratio = f", {v / ref:.3g}×" if ref and not percent else ""
+        gaps.append(f"{row.arch} {(v - ref) * scale:+.3g}{unit}{ratio}")
+    return (
+        f"Against the best baseline, **{base.arch}** ({primary} "
+        f"{fmt_metric(primary, ref)}): {'; '.join(gaps)} (mean over seeds; "
+        f"{'higher' if cmp.mode == 'max' else 'lower'} is better)."
+    )
+
+
 def task_notes(cmp: TaskComparison, cfg: CompareConfig) -> list[str]:
     better = "higher" if cmp.mode == "max" else "lower"
     notes = [f"Ranked by `{cmp.primary}` ({better} is better); best: **{cmp.best or '—'}**."]
+    gap = baseline_gap(cmp)
+    if gap:
+        notes.append(gap)
     if cmp.seq_len:
         notes.append(
             f"FLOPs and latency at the full input length of {cmp.seq_len} {cmp.kind.unit}."
