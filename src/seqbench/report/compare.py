@@ -415,31 +415,25 @@ def baseline_gap(cmp: TaskComparison) -> str | None:
     """Every learned row against the task's best baseline on the primary metric (mean over
     seeds): the difference (in points for percentages) and the ratio. None without both."""
     primary = cmp.primary
-
-    def value(row: Row) -> float | None:
-        v = row.mean.get(primary)
-        return v if v is not None and math.isfinite(v) else None
-
-    baselines = [r for r in cmp.rows if family(r.arch) == "baseline" and value(r) is not None]
-    learned = [r for r in cmp.rows if family(r.arch) != "baseline" and value(r) is not None]
+    values = {
+        r.arch: v for r in cmp.rows if (v := r.mean.get(primary)) is not None and math.isfinite(v)
+    }
+    baselines = [a for a in values if family(a) == "baseline"]
+    learned = [a for a in values if family(a) != "baseline"]
     if not baselines or not learned:
         return None
-    sign = 1.0 if cmp.mode == "max" else -1.0
-    base = max(baselines, key=lambda r: sign * value(r))  # type: ignore[operator]
-    ref = value(base)
-    assert ref is not None
+    base = (max if cmp.mode == "max" else min)(baselines, key=values.__getitem__)
+    ref = values[base]
     percent = primary.split("/")[-1] in PERCENT
     scale, unit = (100.0, " points") if percent else (1.0, "")
-    gaps = []
-    for row in learned:
-        v = value(row)
-        assert v is not None
-        ratio = f", {v / ref:.3g}×" if ref and not percent else ""
-        gaps.append(f"{row.arch} {(v - ref) * scale:+.3g}{unit}{ratio}")
+    gaps = "; ".join(
+        f"{a} {(values[a] - ref) * scale:+.3g}{unit}"
+        + (f", {values[a] / ref:.3g}×" if ref and not percent else "")
+        for a in learned
+    )
     return (
-        f"Against the best baseline, **{base.arch}** ({primary} "
-        f"{fmt_metric(primary, ref)}): {'; '.join(gaps)} (mean over seeds; "
-        f"{'higher' if cmp.mode == 'max' else 'lower'} is better)."
+        f"Against the best baseline, **{base}** ({primary} {fmt_metric(primary, ref)}): {gaps} "
+        f"(mean over seeds; {'higher' if cmp.mode == 'max' else 'lower'} is better)."
     )
 
 
